@@ -1,0 +1,14 @@
+"""minidl: a deep-learning engine written to be read, on NumPy (CPU) and CuPy (GPU)."""
+from . import backend, random  # noqa: F401
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .backend import get_array_module, get_default_device, gpu_available, set_default_device  # noqa: F401
+from .random import manual_seed  # noqa: F401
+from .tensor import (  # noqa: F401
+    Tensor, arange, bool_, double, empty, float16, float32, float64, from_numpy, full, half, int32,
+    int64, long, ones, ones_like, rand, randn, tensor, uint8, zeros, zeros_like,
+)
+from . import functional  # noqa: F401,E402
+from .functional import cat, concat, split, stack, where  # noqa: F401,E402
+from .gradcheck import gradcheck  # noqa: F401,E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,359 @@
+"""Elementwise arithmetic with NumPy broadcasting, and matrix products.
+
+Broadcasting and its gradient: if ``z = x + y`` broadcasts ``x`` from shape (3, 1) to (2, 3, 4), every
+copy of an element of ``x`` receives the gradient of its copy in ``z``, so dL/dx is dL/dz summed over
+the axes that broadcasting added or stretched (``reduce_to_shape``).
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import DEFAULT_DTYPE, Tensor, _fmt
+
+
+def reduce_to_shape(grad, shape, dtype=None):
+    """Sum ``grad`` over the axes broadcasting added or stretched, so that it has ``shape`` again."""
+    shape = tuple(shape)
+    if tuple(grad.shape) != shape:
+        extra = grad.ndim - len(shape)
+        axes = tuple(range(extra)) + tuple(
+            i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+        )
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+        grad = grad.reshape(shape)
+    if dtype is not None and grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def _result_dtype(a, b):
+    """PyTorch's promotion between two arrays: a float meets an int -> the float; else NumPy's rule."""
+    fa, fb = a.dtype.kind == "f", b.dtype.kind == "f"
+    if fa and not fb:
+        return a.dtype
+    if fb and not fa:
+        return b.dtype
+    if a.dtype.kind == "b" and b.dtype.kind == "b":
+        return a.dtype
+    return np.result_type(a.dtype, b.dtype)
+
+
+def _scalar_array(value, like, op):
+    """A Python/NumPy scalar as an array on ``like``'s device, typed so it never upcasts ``like``."""
+    xp = backend.get_array_module(like.data)
+    kind = like.dtype.kind
+    if isinstance(value, (bool, np.bool_)):
+        dtype = like.dtype
+    elif isinstance(value, (int, np.integer)):
+        dtype = like.dtype if kind in "fiu" else np.dtype(np.int64)
+    elif isinstance(value, (float, np.floating)):
+        dtype = like.dtype if kind == "f" else DEFAULT_DTYPE
+    else:
+        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
+    return Tensor._wrap(xp.asarray(value, dtype=dtype))
+
+
+def as_operand(a, b, op):
+    """Turn both operands of a binary op into tensors on one device, or raise a clear error."""
+    if not isinstance(a, Tensor):
+        a = _coerce(a, b, op)
+    if not isinstance(b, Tensor):
+        b = _coerce(b, a, op)
+    if a.device != b.device:
+        raise ValueError(f"{op}: tensors on different devices: {a.device} and {b.device}")
+    return a, b
+
+
+def _coerce(value, like, op):
+    if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
+        return Tensor(value)
+    if isinstance(value, (list, tuple)):
+        return Tensor(np.asarray(value, dtype=like.dtype if like.dtype.kind == "f" else None),
+                      device=like.device)
+    return _scalar_array(value, like, op)
+
+
+def _check_broadcast(a, b, op):
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast") from None
+
+
+def binary(fn_class, a, b, op):
+    a, b = as_operand(a, b, op)
+    _check_broadcast(a, b, op)
+    dtype = _result_dtype(a.data, b.data)
+    if fn_class is Div and dtype.kind != "f":
+        dtype = DEFAULT_DTYPE  # true division of integers gives floats, as in PyTorch
+    return fn_class.apply(a, b, dtype=dtype)
+
+
+class _Binary(Function):
+    def forward(self, a, b, dtype):
+        self.a_meta, self.b_meta = (a.shape, a.dtype), (b.shape, b.dtype)
+        if a.dtype != dtype:
+            a = a.astype(dtype)
+        if b.dtype != dtype:
+            b = b.astype(dtype)
+        return self.compute(a, b)
+
+    def reduce(self, ga, gb):
+        return (
+            None if ga is None else reduce_to_shape(ga, *self.a_meta),
+            None if gb is None else reduce_to_shape(gb, *self.b_meta),
+        )
+
+
+class Add(_Binary):
+    """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    def compute(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return self.reduce(g if self.needs_input_grad[0] else None, g if self.needs_input_grad[1] else None)
+
+
+class Sub(_Binary):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    def compute(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return self.reduce(g if self.needs_input_grad[0] else None, -g if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    """z = a * b;  dz/da = b, dz/db = a."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return self.reduce(
+            g * self.b if self.needs_input_grad[0] else None,
+            g * self.a if self.needs_input_grad[1] else None,
+        )
+
+
+class Div(_Binary):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        ga = g / self.b if self.needs_input_grad[0] else None
+        gb = -g * self.a / (self.b * self.b) if self.needs_input_grad[1] else None
+        return self.reduce(ga, gb)
+
+
+class Pow(_Binary):
+    """z = a ** b;  dz/da = b a^(b-1),  dz/db = a^b ln a (taken as 0 where a = 0, as PyTorch)."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        self.z = a ** b
+        return self.z
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        ga = g * self.b * self.a ** (self.b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            safe = xp.where(self.a > 0, self.a, 1)
+            gb = g * self.z * xp.where(self.a > 0, xp.log(safe), 0)
+        return self.reduce(ga, gb)
+
+
+class PowScalar(Function):
+    """z = x ** p for a constant p;  dz/dx = p x^(p-1)."""
+
+    def forward(self, x, p):
+        self.x, self.p = x, p
+        return x ** p
+
+    def backward(self, g):
+        return g * (self.p * self.x ** (self.p - 1)).astype(g.dtype, copy=False)
+
+
+def power(x, exponent):
+    if isinstance(exponent, Tensor):
+        return binary(Pow, x, exponent, "pow")
+    if not isinstance(exponent, (int, float, np.integer, np.floating)) or isinstance(exponent, bool):
+        raise TypeError(f"pow: unsupported exponent of type {type(exponent).__name__}")
+    if x.dtype.kind != "f" and (isinstance(exponent, (float, np.floating)) or exponent < 0):
+        x = x.float()
+    return PowScalar.apply(x, p=exponent)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    """y = e^x;  dy/dx = y."""
+
+    def forward(self, x):
+        self.y = backend.get_array_module(x).exp(x)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y
+
+
+class Log(Function):
+    """y = ln x;  dy/dx = 1/x."""
+
+    def forward(self, x):
+        self.x = x
+        return backend.get_array_module(x).log(x)
+
+    def backward(self, g):
+        return g / self.x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)."""
+
+    def forward(self, x):
+        self.y = backend.get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, g):
+        return g / (2 * self.y)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at 0, as PyTorch)."""
+
+    def forward(self, x):
+        self.x = x
+        return abs(x)
+
+    def backward(self, g):
+        return g * backend.get_array_module(g).sign(self.x).astype(g.dtype, copy=False)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0."""
+
+    def forward(self, x, min, max):
+        xp = backend.get_array_module(x)
+        self.keep = xp.ones(x.shape, dtype=bool)
+        if min is not None:
+            self.keep &= x >= min
+        if max is not None:
+            self.keep &= x <= max
+        return xp.clip(x, min, max).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return g * self.keep
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype) if self.in_dtype.kind == "f" else None
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+def compare(a, b, op):
+    a, b = as_operand(a, b, op)
+    _check_broadcast(a, b, op)
+    fn = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+          "eq": "equal", "ne": "not_equal"}[op]
+    return Tensor._wrap(getattr(backend.get_array_module(a.data), fn)(a.data, b.data))
+
+
+class MatMul(Function):
+    """C = A @ B over the last two axes (batched, broadcast);  dA = dC B^T,  dB = A^T dC.
+
+    A 1-D operand is treated as a row (left) or column (right) vector, as in NumPy.
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        out_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
+        g2 = g.reshape(out_shape)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = reduce_to_shape(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = reduce_to_shape(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a, b):
+    a, b = as_operand(a, b, "matmul")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {_fmt(a.shape)} and {_fmt(b.shape)} cannot be multiplied ({k_a} != {k_b})"
+        )
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+        except ValueError:
+            raise ValueError(
+                f"matmul: batch dimensions of {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast"
+            ) from None
+    dtype = _result_dtype(a.data, b.data)
+    if a.dtype != dtype:
+        a = a.to(dtype)
+    if b.dtype != dtype:
+        b = b.to(dtype)
+    return MatMul.apply(a, b)
+
+
+def where(condition, x, y):
+    """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice."""
+    x, y = as_operand(x, y, "where")
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    return _Where.apply(x, y, cond=cond, dtype=_result_dtype(x.data, y.data))
+
+
+class _Where(_Binary):
+    def forward(self, a, b, cond, dtype):
+        self.cond = cond
+        return super().forward(a, b, dtype)
+
+    def compute(self, a, b):
+        return backend.get_array_module(a).where(self.cond, a, b)
+
+    def backward(self, g):
+        zero = g.dtype.type(0)
+        xp = backend.get_array_module(g)
+        ga = xp.where(self.cond, g, zero) if self.needs_input_grad[0] else None
+        gb = xp.where(self.cond, zero, g) if self.needs_input_grad[1] else None
+        return self.reduce(ga, gb)

@@ -1,0 +1,123 @@
+"""Reductions: sum, mean, max/min (amax/amin), argmax/argmin.
+
+The gradient of a reduction spreads the output's gradient back over the reduced axes: a sum copies it
+to every element, a mean copies it divided by the count, and a max gives it to the elements that
+attained the maximum, shared equally among ties (as ``torch.amax``).
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+def normalize_dims(dim, ndim, op):
+    """``None`` or an int or a sequence of ints -> a sorted tuple of non-negative axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(d) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dims} repeats an axis")
+    return tuple(sorted(out))
+
+
+def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
+    """Accept PyTorch's ``dim``/``keepdim`` and NumPy's ``axis``/``keepdims`` spellings."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: give dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return normalize_dims(dim, t.ndim, op), bool(keepdim)
+
+
+def _expand_back(g, in_shape, dims, keepdim):
+    """Put the reduced axes back (size 1) so ``g`` broadcasts against the input."""
+    if dims is None:
+        return g.reshape((1,) * len(in_shape))
+    if not keepdim:
+        g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(in_shape)))
+    return g
+
+
+class Sum(Function):
+    """y = sum_i x_i over ``dim``;  dy/dx_i = 1."""
+
+    def forward(self, x, dim, keepdim):
+        self.shape, self.dim, self.keepdim = x.shape, dim, keepdim
+        return x.sum(axis=dim, keepdims=keepdim)
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        return xp.broadcast_to(_expand_back(g, self.shape, self.dim, self.keepdim), self.shape).copy()
+
+
+class Mean(Function):
+    """y = (1/n) sum_i x_i over ``dim``;  dy/dx_i = 1/n."""
+
+    def forward(self, x, dim, keepdim):
+        self.shape, self.dim, self.keepdim = x.shape, dim, keepdim
+        self.count = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))
+        if x.dtype.kind != "f":
+            raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype}")
+        return x.mean(axis=dim, keepdims=keepdim)
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        g = _expand_back(g, self.shape, self.dim, self.keepdim) / self.count
+        return xp.broadcast_to(g, self.shape).astype(g.dtype)
+
+
+class Extreme(Function):
+    """y = max (or min) over ``dim``;  dy/dx_i = [x_i == y] / (number of ties)."""
+
+    def forward(self, x, dim, keepdim, largest):
+        if x.size == 0:
+            raise ValueError(f"{'max' if largest else 'min'}: the tensor is empty")
+        self.x, self.dim, self.keepdim = x, dim, keepdim
+        y = x.max(axis=dim, keepdims=True) if largest else x.min(axis=dim, keepdims=True)
+        self.y_kept = y
+        return y if keepdim else y.reshape(_drop(y.shape, dim))
+
+    def backward(self, g):
+        hit = (self.x == self.y_kept).astype(g.dtype)
+        ties = hit.sum(axis=self.dim, keepdims=True)
+        return hit * (_expand_back(g, self.x.shape, self.dim, self.keepdim) / ties)
+
+
+def _drop(shape, dims):
+    return () if dims is None else tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+def arg_extreme(t, dim, keepdim, largest):
+    xp = t._xp
+    f = xp.argmax if largest else xp.argmin
+    if dim is None:
+        return Tensor._wrap(xp.asarray(f(t.data)).astype(np.int64))
+    (d,) = normalize_dims(dim, t.ndim, "argmax" if largest else "argmin")
+    out = f(t.data, axis=d).astype(np.int64)
+    if keepdim:
+        out = xp.expand_dims(out, d)
+    return Tensor._wrap(out)
+
+
+def sum(x, dim=None, keepdim=False):
+    return x.sum(dim, keepdim)
+
+
+def mean(x, dim=None, keepdim=False):
+    return x.mean(dim, keepdim)
+
+
+def amax(x, dim=None, keepdim=False):
+    return x.amax(dim, keepdim)
+
+
+def amin(x, dim=None, keepdim=False):
+    return x.amin(dim, keepdim)

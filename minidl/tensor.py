@@ -1,0 +1,630 @@
+"""``Tensor``: an n-dimensional array (NumPy on the CPU, CuPy on the GPU) that remembers how it was made.
+
+The arithmetic lives in ``minidl/functional/arithmetic.py``, ``reduction.py`` and ``shape.py``, one
+``Function`` per operation with its backward next to its forward; the methods here only route to them.
+
+dtypes follow PyTorch: ``Tensor(ndarray)`` keeps the array's dtype (as ``torch.from_numpy``),
+``Tensor([1, 2])`` and ``Tensor(3)`` are float32 (as ``torch.Tensor``), ``minidl.tensor(data)`` infers
+as ``torch.tensor`` (bool, int64 or float32). A Python scalar never upcasts a tensor:
+``float32_tensor * 2.5`` stays float32; float combined with int gives the float type.
+"""
+import collections
+
+import numpy as np
+
+from . import autograd, backend
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+long = int64
+double = float64
+half = float16
+
+DEFAULT_DTYPE = float32
+
+MaxMin = collections.namedtuple("MaxMin", ["values", "indices"])
+
+
+def _fmt(shape):
+    return str(tuple(int(s) for s in shape))
+
+
+def _dtype_or_none(dtype):
+    return None if dtype is None else np.dtype(dtype)
+
+
+class Tensor:
+    """An array with an optional gradient and a link to the op that produced it."""
+
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # let ``ndarray * Tensor`` fall through to Tensor.__rmul__
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        dtype = _dtype_or_none(dtype)
+        if isinstance(data, Tensor):
+            array = data.data
+        elif isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+            array = data
+        elif isinstance(data, np.generic):
+            array = np.asarray(data)
+        else:
+            array = np.asarray(data, dtype=dtype or DEFAULT_DTYPE)
+            if device is None:
+                device = backend.get_default_device()
+        if dtype is not None and array.dtype != dtype:
+            array = array.astype(dtype)
+        if device is not None:
+            array = backend.to_device(array, device)
+        self.data = array
+        self.grad = None
+        self._ctx = None
+        self._out_index = 0
+        self._retain_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array):
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._ctx = None
+        t._out_index = 0
+        t._retain_grad = False
+        t.requires_grad = False
+        return t
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def _xp(self):
+        return backend.get_array_module(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ----------------------------------------------------------------- grad plumbing
+    def requires_grad_(self, flag=True):
+        if flag and self.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating-point tensors can require gradients; this tensor is {self.dtype} "
+                "(convert it first, e.g. t.float())"
+            )
+        self.requires_grad = bool(flag)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after ``backward`` (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retain_grad = True
+        return self
+
+    def _accumulate(self, g):
+        if g.dtype != self.dtype:
+            g = g.astype(self.dtype)
+        if self.grad is None:
+            self.grad = Tensor._wrap(g.copy())
+        else:
+            self.grad = Tensor._wrap(self.grad.data + g)
+
+    def backward(self, gradient=None, retain_graph=False):
+        autograd.backward(self, gradient, retain_graph=retain_graph)
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ----------------------------------------------------------------- conversions
+    def to(self, *args, dtype=None, device=None):
+        """``t.to('cuda')``, ``t.to(minidl.float64)``, ``t.to(device, dtype)``; differentiable."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+                continue
+            try:
+                device = backend.canonical_device(a)
+            except ValueError:
+                try:
+                    dtype = np.dtype(a)
+                except TypeError:
+                    raise ValueError(
+                        f"Tensor.to: {a!r} is neither a device ('cpu', 'cuda') nor a dtype"
+                    ) from None
+        out = self
+        if device is not None and backend.canonical_device(device) != self.device:
+            out = _S.ToDevice.apply(out, device=backend.canonical_device(device))
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = _A.Cast.apply(out, dtype=np.dtype(dtype))
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def half(self):
+        return self.to(float16)
+
+    def long(self):
+        return self.to(int64)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def type(self, dtype):
+        return self.to(dtype)
+
+    astype = type
+
+    def numpy(self):
+        """The data as a NumPy array (copied to the host when the tensor is on the GPU)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {_fmt(self.shape)}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def clone(self):
+        return _A.Clone.apply(self)
+
+    def contiguous(self):
+        return self
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = []
+        if self.device != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.dtype != float32 and self.dtype != int64 and self.dtype != bool_:
+            extra.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # ----------------------------------------------------------------- arithmetic
+    def _operand(self, other, op):
+        return _A.as_operand(self, other, op)
+
+    def __add__(self, other):
+        return _A.binary(_A.Add, self, other, "add")
+
+    def __radd__(self, other):
+        return _A.binary(_A.Add, other, self, "add")
+
+    def __sub__(self, other):
+        return _A.binary(_A.Sub, self, other, "sub")
+
+    def __rsub__(self, other):
+        return _A.binary(_A.Sub, other, self, "sub")
+
+    def __mul__(self, other):
+        return _A.binary(_A.Mul, self, other, "mul")
+
+    def __rmul__(self, other):
+        return _A.binary(_A.Mul, other, self, "mul")
+
+    def __truediv__(self, other):
+        return _A.binary(_A.Div, self, other, "div")
+
+    def __rtruediv__(self, other):
+        return _A.binary(_A.Div, other, self, "div")
+
+    def __pow__(self, other):
+        return _A.power(self, other)
+
+    def __rpow__(self, other):
+        return _A.binary(_A.Pow, other, self, "pow")
+
+    def __matmul__(self, other):
+        return _A.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _A.matmul(other, self)
+
+    def __neg__(self):
+        return _A.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __lt__(self, other):
+        return _A.compare(self, other, "lt")
+
+    def __le__(self, other):
+        return _A.compare(self, other, "le")
+
+    def __gt__(self, other):
+        return _A.compare(self, other, "gt")
+
+    def __ge__(self, other):
+        return _A.compare(self, other, "ge")
+
+    def __eq__(self, other):
+        return _A.compare(self, other, "eq")
+
+    def __ne__(self, other):
+        return _A.compare(self, other, "ne")
+
+    def __invert__(self):
+        if self.dtype != bool_:
+            raise TypeError(f"~ needs a bool tensor, got {self.dtype}")
+        return Tensor._wrap(~self.data)
+
+    def __and__(self, other):
+        return Tensor._wrap(self.data & _A.as_operand(self, other, "and")[1].data)
+
+    def __or__(self, other):
+        return Tensor._wrap(self.data | _A.as_operand(self, other, "or")[1].data)
+
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, other):
+        return self ** other
+
+    def matmul(self, other):
+        return self @ other
+
+    def neg(self):
+        return -self
+
+    def exp(self):
+        return _A.Exp.apply(self)
+
+    def log(self):
+        return _A.Log.apply(self)
+
+    def sqrt(self):
+        return _A.Sqrt.apply(self)
+
+    def abs(self):
+        return _A.Abs.apply(self)
+
+    def clip(self, min=None, max=None):
+        """Clamp into [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        return _A.Clip.apply(self, min=min, max=max)
+
+    clamp = clip
+
+    def relu(self):
+        from .functional import relu
+
+        return relu(self)
+
+    def sigmoid(self):
+        from .functional import sigmoid
+
+        return sigmoid(self)
+
+    def tanh(self):
+        from .functional import tanh
+
+        return tanh(self)
+
+    def softmax(self, dim):
+        from .functional import softmax
+
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from .functional import log_softmax
+
+        return log_softmax(self, dim)
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, "sum")
+        return _R.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, "mean")
+        return _R.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "var")
+        centred = self - self.mean(dim, keepdim=True)
+        n = self.numel() if dim is None else int(np.prod([self.shape[d] for d in dim]))
+        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - (1 if unbiased else 0), 1)
+
+    def amax(self, dim=None, keepdim=False):
+        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "amax")
+        return _R.Extreme.apply(self, dim=dim, keepdim=keepdim, largest=True)
+
+    def amin(self, dim=None, keepdim=False):
+        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "amin")
+        return _R.Extreme.apply(self, dim=dim, keepdim=keepdim, largest=False)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Largest value; with ``dim``, ``(values, indices)`` as PyTorch. Tied maxima share the gradient."""
+        return self._extreme(dim, keepdim, axis, keepdims, True)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Smallest value; with ``dim``, ``(values, indices)`` as PyTorch. Tied minima share the gradient."""
+        return self._extreme(dim, keepdim, axis, keepdims, False)
+
+    def _extreme(self, dim, keepdim, axis, keepdims, largest):
+        name = "max" if largest else "min"
+        with_dim = dim is not None or axis is not None
+        dims, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, name)
+        values = _R.Extreme.apply(self, dim=dims, keepdim=keepdim, largest=largest)
+        if not with_dim or len(dims) != 1:
+            return values
+        arg = self.argmax if largest else self.argmin
+        return MaxMin(values, arg(dims[0], keepdim=keepdim))
+
+    def argmax(self, dim=None, keepdim=False):
+        return _R.arg_extreme(self, dim, keepdim, largest=True)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _R.arg_extreme(self, dim, keepdim, largest=False)
+
+    def all(self):
+        return Tensor._wrap(self._xp.all(self.data))
+
+    def any(self):
+        return Tensor._wrap(self._xp.any(self.data))
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _S.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _S.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return _S.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _S.unsqueeze(self, dim)
+
+    def transpose(self, dim0, dim1):
+        order = list(range(self.ndim))
+        d0, d1 = _S.normalize_dim(dim0, self.ndim, "transpose"), _S.normalize_dim(dim1, self.ndim, "transpose")
+        order[d0], order[d1] = order[d1], order[d0]
+        return self.permute(*order)
+
+    def permute(self, *dims):
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return _S.permute(self, dims)
+
+    def expand(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _S.expand(self, shape)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _S.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        size = -(-self.shape[dim] // chunks)
+        return _S.split(self, size, dim)
+
+    def __getitem__(self, index):
+        return _S.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a tensor that requires grad cannot be written in place while gradients are recorded; "
+                "wrap the write in minidl.no_grad()"
+            )
+        index = _S.unwrap_index(index)
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[index] = value
+
+    # ----------------------------------------------------------------- in-place helpers (no graph)
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self.data[...] = value
+        return self
+
+    def copy_(self, other):
+        src = other.data if isinstance(other, Tensor) else other
+        if tuple(src.shape) != self.shape:
+            raise ValueError(f"copy_: source shape {_fmt(src.shape)} differs from {_fmt(self.shape)}")
+        self.data[...] = backend.to_device(src, self.device).astype(self.dtype, copy=False)
+        return self
+
+
+# ---------------------------------------------------------------------- constructors
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """Make a tensor, inferring the dtype as ``torch.tensor`` does (bool, int64 or float32)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+        array = data.copy()
+    else:
+        array = np.asarray(data)
+        if dtype is None:
+            if array.dtype.kind == "f":
+                array = array.astype(DEFAULT_DTYPE)
+            elif array.dtype.kind in "iu":
+                array = array.astype(int64)
+    return Tensor(array, requires_grad=requires_grad, dtype=dtype, device=device or _host_default(data))
+
+
+def _host_default(data):
+    if isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+        return backend.device_of(data)
+    return backend.get_default_device()
+
+
+def from_numpy(array):
+    return Tensor(array)
+
+
+def _creator(name):
+    def make(*shape, dtype=None, device=None, requires_grad=False):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        device = backend.canonical_device(device)
+        xp = backend.cupy_module() if device == "cuda" else np
+        array = getattr(xp, name)(tuple(int(s) for s in shape), dtype=np.dtype(dtype or DEFAULT_DTYPE))
+        return Tensor(array, requires_grad=requires_grad)
+
+    make.__name__ = name
+    make.__doc__ = f"A tensor of the given shape filled by ``{name}`` (float32 unless ``dtype``)."
+    return make
+
+
+zeros = _creator("zeros")
+ones = _creator("ones")
+empty = _creator("empty")
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    t = zeros(shape, dtype=dtype, device=device)
+    t.data[...] = fill_value
+    return t.requires_grad_(requires_grad)
+
+
+def zeros_like(t, dtype=None):
+    return Tensor(t._xp.zeros_like(t.data, dtype=dtype))
+
+
+def ones_like(t, dtype=None):
+    return Tensor(t._xp.ones_like(t.data, dtype=dtype))
+
+
+def arange(*args, dtype=None, device=None):
+    device = backend.canonical_device(device)
+    xp = backend.cupy_module() if device == "cuda" else np
+    array = xp.arange(*args)
+    if dtype is not None:
+        array = array.astype(dtype)
+    elif array.dtype.kind == "f":
+        array = array.astype(DEFAULT_DTYPE)
+    return Tensor(array)
+
+
+def _random(kind):
+    def make(*shape, dtype=None, device=None, requires_grad=False):
+        from . import random
+
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = tuple(int(s) for s in shape)
+        g = random.generator()
+        array = g.standard_normal(shape) if kind == "randn" else g.random(shape)
+        array = array.astype(np.dtype(dtype or DEFAULT_DTYPE))
+        return Tensor(array, requires_grad=requires_grad, device=device)
+
+    make.__name__ = kind
+    make.__doc__ = (
+        "Standard normal samples" if kind == "randn" else "Uniform samples in [0, 1)"
+    ) + " from minidl's seeded generator (``manual_seed``)."
+    return make
+
+
+randn = _random("randn")
+rand = _random("rand")
+
+
+from .functional import arithmetic as _A  # noqa: E402  (the ops need Tensor defined first)
+from .functional import reduction as _R  # noqa: E402
+from .functional import shape as _S  # noqa: E402
