@@ -130,7 +130,7 @@ def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_d
         offsets = np.cumsum([0] + [o.data.size for o in outs])
         for j in range(n_out):
             which = int(np.searchsorted(offsets, j, side="right") - 1)
-            weights = [xp.zeros_like(o.data) for o in outs]
+            weights = [xp.zeros(o.shape, dtype=o.dtype) for o in outs]
             weights[which].reshape(-1)[j - offsets[which]] = 1.0
             grads = _analytic(fn, inputs, tensors, weights)
             for (k, t), g in zip(checked, grads):
@@ -173,9 +173,9 @@ def _column(fn, inputs, t, direction, eps):
     original = t.data.copy()
     with no_grad():
         t.data[...] = original + eps * direction
-        plus = [backend.to_numpy(o.data).reshape(-1) for o in _outputs(fn, inputs)]
+        plus = [backend.to_numpy(o.data).reshape(-1).copy() for o in _outputs(fn, inputs)]
         t.data[...] = original - eps * direction
-        minus = [backend.to_numpy(o.data).reshape(-1) for o in _outputs(fn, inputs)]
+        minus = [backend.to_numpy(o.data).reshape(-1).copy() for o in _outputs(fn, inputs)]
     t.data[...] = original
     return (np.concatenate(plus) - np.concatenate(minus)) / (2 * eps)
 

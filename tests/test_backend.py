@@ -1,0 +1,78 @@
+"""The backend: lazy CuPy, device choice, kernel build options."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minidl as md
+from minidl import backend
+
+
+def run_python(code, **env):
+    full_env = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
+
+
+def test_import_does_not_import_cupy():
+    out = run_python("import sys, minidl; print('cupy' in sys.modules)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_env_variable_picks_the_default_device():
+    out = run_python("import minidl; print(minidl.get_default_device())", MINIDL_DEVICE="cpu")
+    assert out.stdout.strip() == "cpu"
+    out = run_python("import minidl; print(minidl.get_default_device())", MINIDL_DEVICE="auto")
+    assert out.stdout.strip() == ("cuda" if md.gpu_available() else "cpu")
+    out = run_python("import minidl; minidl.get_default_device()", MINIDL_DEVICE="tpu")
+    assert out.returncode != 0 and "MINIDL_DEVICE" in out.stderr
+
+
+def test_canonical_device_names():
+    assert backend.canonical_device("cpu") == "cpu"
+    assert backend.canonical_device("gpu") == "cuda"
+    assert backend.canonical_device("cuda:0") == "cuda"
+    with pytest.raises(ValueError, match="unknown device"):
+        backend.canonical_device("metal")
+
+
+def test_numpy_arrays_get_numpy():
+    assert backend.get_array_module(np.ones(2)) is np
+
+
+@pytest.mark.skipif(md.gpu_available(), reason="checks the message shown without a GPU")
+def test_asking_for_a_gpu_without_one_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CuPy finds no CUDA device"):
+        md.Tensor([1.0]).to("cuda")
+
+
+def test_kernel_defines_per_dtype():
+    assert "-Dscalar_t=float" in backend.kernel_defines(np.float32)
+    assert "-Dscalar_t=double" in backend.kernel_defines(np.float64)
+    assert "-Dacc_t=float" in backend.kernel_defines(np.float16)
+    with pytest.raises(TypeError, match="int32"):
+        backend.kernel_defines(np.int32)
+
+
+@pytest.mark.gpu
+def test_tensors_move_between_devices_and_mismatch_is_an_error():
+    x = md.Tensor(np.arange(4.0), requires_grad=True)
+    y = x.to("cuda")
+    assert y.device == "cuda" and y.to("cpu").tolist() == x.tolist()
+    (y * 2.0).sum().backward()
+    assert x.grad.device == "cpu" and x.grad.tolist() == [2.0] * 4
+    with pytest.raises(ValueError, match="different devices: cpu and cuda"):
+        x + y
+    with pytest.raises(ValueError, match="different devices: cuda and cpu"):
+        y * x
+
+
+@pytest.mark.gpu
+def test_manual_seed_repeats_gpu_draws():
+    cp = backend.cupy_module()
+    md.manual_seed(3)
+    a = cp.random.random(4)
+    md.manual_seed(3)
+    assert (a == cp.random.random(4)).all()
