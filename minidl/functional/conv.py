@@ -1,1 +1,294 @@
-__all__ = []
+"""Convolution and transposed convolution (NCHW), as im2col + one GEMM.
+
+conv2d (the lecture's convolutional layer; PyTorch's cross-correlation):
+
+    out[n, co, oh, ow] = b[co] + sum_{c, i, j} W[co, c, i, j] x_pad[n, g*C_g + c, oh*s_h + i*d_h, ow*s_w + j*d_w]
+
+where g = co // (C_out / groups) is the group of output channel co and C_g = C_in / groups.
+Shapes: x (N, C_in, H, W) or unbatched (C_in, H, W); W (C_out, C_in / groups, kh, kw); b (C_out,);
+out (N, C_out, OH, OW) with
+
+    OH = floor((H + 2 p_h - d_h (kh - 1) - 1) / s_h) + 1      (and OW likewise).
+
+Gradients, for an output gradient G:
+    dW = G cols^T                          (per group; cols = im2col(x))
+    dx = col2im(W^T G)                     (a transposed convolution of G)
+    db = sum of G over n, oh, ow.
+
+conv_transpose2d (the "learned upsampling" / deconvolution of FCN) is the adjoint of conv2d: its forward
+is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_out / groups, kh, kw);
+
+    OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
+
+The three products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad``) serve both
+ops; they work on chunks of the batch so that the column matrix stays within the im2col budget.
+"""
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .im2col import Geometry, batch_chunks, col2im, get_im2col_budget, im2col, set_im2col_budget  # noqa: F401
+
+__all__ = ["conv2d", "conv_transpose2d"]
+
+
+def _grouped(w, groups):
+    """(C_out, C_g, kh, kw) -> (groups, C_out / groups, C_g * kh * kw): one GEMM operand per group."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
+
+
+def _column_bytes(channels, g, itemsize):
+    return channels * g.taps * g.out_pixels * itemsize
+
+
+def correlate(x, w, g, groups):
+    """conv2d without bias: x (N, C, H, W), w (C_out, C / groups, kh, kw) -> (N, C_out, OH, OW)."""
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    c_out = w.shape[0]
+    wg = _grouped(w, groups)
+    out = xp.empty((n, c_out, g.oh, g.ow), dtype=x.dtype)
+    if g.is_pointwise():
+        # the input already is the column matrix of each sample: one GEMM per sample, no copy
+        xs = x.reshape(n, groups, c // groups, g.out_pixels)
+        xp.matmul(wg, xs, out=out.reshape(n, groups, c_out // groups, g.out_pixels))
+        return out
+    for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
+        cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
+        product = xp.matmul(wg, cols)
+        out[a:b] = product.reshape(c_out, b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
+    return out
+
+
+def correlate_adjoint(y, w, g, groups, n, c):
+    """The adjoint of ``correlate``: y (N, C_out, OH, OW) -> col2im(W^T y), shape (N, C, H, W)."""
+    xp = backend.get_array_module(y)
+    c_out = w.shape[0]
+    wt = _grouped(w, groups).transpose(0, 2, 1)
+    x = xp.empty((n, c, g.h, g.w), dtype=y.dtype)
+    if g.is_pointwise():
+        ys = y.reshape(n, groups, c_out // groups, g.out_pixels)
+        xp.matmul(wt, ys, out=x.reshape(n, groups, c // groups, g.out_pixels))
+        return x
+    for a, b in batch_chunks(n, _column_bytes(c, g, y.dtype.itemsize)):
+        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * g.out_pixels)
+        cols = xp.matmul(wt, yt).reshape(c * g.taps, (b - a) * g.out_pixels)
+        col2im(cols, g, b - a, c, out=x[a:b])
+    return x
+
+
+def correlate_weight_grad(x, y, g, groups, w_shape):
+    """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    c_out = y.shape[1]
+    dw = None
+    for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
+        cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
+        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * g.out_pixels)
+        part = xp.matmul(yt, cols.transpose(0, 2, 1))
+        if dw is None:
+            dw = part
+        else:
+            dw += part
+    return dw.reshape(w_shape)
+
+
+class Conv2dOp(Function):
+    def forward(self, x, weight, bias, *, geometry, groups):
+        self.x, self.weight, self.g, self.groups = x, weight, geometry, groups
+        out = correlate(x, weight, geometry, groups)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        return out
+
+    def backward(self, grad):
+        x, weight, g, groups = self.x, self.weight, self.g, self.groups
+        dx = dw = db = None
+        if self.needs_input_grad[0]:
+            dx = correlate_adjoint(grad, weight, g, groups, x.shape[0], x.shape[1])
+        if self.needs_input_grad[1]:
+            dw = correlate_weight_grad(x, grad, g, groups, weight.shape)
+        if self.needs_input_grad[2]:
+            db = grad.sum(axis=(0, 2, 3))
+        return dx, dw, db
+
+
+class ConvTranspose2dOp(Function):
+    def forward(self, x, weight, bias, *, geometry, groups, out_channels):
+        self.x, self.weight, self.g, self.groups = x, weight, geometry, groups
+        out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        return out
+
+    def backward(self, grad):
+        x, weight, g, groups = self.x, self.weight, self.g, self.groups
+        dx = dw = db = None
+        if self.needs_input_grad[0]:
+            dx = correlate(grad, weight, g, groups)
+        if self.needs_input_grad[1]:
+            dw = correlate_weight_grad(grad, x, g, groups, weight.shape)
+        if self.needs_input_grad[2]:
+            db = grad.sum(axis=(0, 2, 3))
+        return dx, dw, db
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _pair(op, name, value, minimum):
+    if isinstance(value, (list, tuple)):
+        pair = tuple(value)
+    else:
+        pair = (value, value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _check_tensors(op, x, weight, bias):
+    for name, t in (("input", x), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got a {x.ndim}-D input "
+            f"of shape {x.shape}"
+        )
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight, got a {weight.ndim}-D weight of shape {weight.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if t.dtype != x.dtype:
+            raise TypeError(f"{op}: input is {x.dtype} but {name} is {t.dtype}; convert one of them")
+        if t.device != x.device:
+            raise ValueError(f"{op}: input is on {x.device} but {name} is on {t.device}")
+    if min(weight.shape[2:]) < 1:
+        raise ValueError(f"{op}: kernel size must be >= 1, got weight of shape {weight.shape}")
+
+
+def _check_groups(op, groups, channels, what):
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if channels % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the {channels} {what}")
+
+
+def _check_bias(op, bias, channels):
+    if bias is not None and bias.shape != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape}")
+
+
+def _batched(x):
+    return x if x.ndim == 4 else x.reshape(1, *x.shape)
+
+
+def _unbatched_like(x, out):
+    return out if x.ndim == 4 else out.reshape(*out.shape[1:])
+
+
+def _same_padding(kernel, dilation):
+    """PyTorch's 'same': total d (k - 1) per dim, the odd extra pixel on the bottom / right."""
+    pads = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return pads[0] + pads[1]
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of ``input`` (N, C_in, H, W) or (C_in, H, W) with ``weight``
+    (C_out, C_in / groups, kh, kw), plus ``bias`` (C_out,); see the module docstring for the formula.
+
+    ``padding`` is an int, a pair, ``'valid'`` (no padding) or ``'same'`` (output size = input size;
+    stride must be 1; when the total padding d (k - 1) is odd the extra pixel goes bottom/right).
+    """
+    op = "conv2d"
+    _check_tensors(op, input, weight, bias)
+    stride = _pair(op, "stride", stride, 1)
+    dilation = _pair(op, "dilation", dilation, 1)
+    kernel = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+            pads = _same_padding(kernel, dilation)
+        else:
+            raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+    else:
+        ph, pw = _pair(op, "padding", padding, 0)
+        pads = (ph, ph, pw, pw)
+    x = _batched(input)
+    c_in, c_out = x.shape[1], weight.shape[0]
+    _check_groups(op, groups, c_in, "input channels")
+    _check_groups(op, groups, c_out, "output channels of the weight")
+    if c_in != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: input has {c_in} channels but weight expects {weight.shape[1] * groups} "
+            f"(weight.shape[1]={weight.shape[1]} x groups={groups})"
+        )
+    _check_bias(op, bias, c_out)
+    h, w = x.shape[2:]
+    padded = (h + pads[0] + pads[1], w + pads[2] + pads[3])
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if span[0] > padded[0] or span[1] > padded[1]:
+        raise ValueError(
+            f"{op}: the kernel ({span[0]} x {span[1]} after dilation) is larger than the padded "
+            f"input ({padded[0]} x {padded[1]})"
+        )
+    out_size = tuple((p - s) // st + 1 for p, s, st in zip(padded, span, stride))
+    g = Geometry(kernel, stride, pads, dilation, (h, w), out_size)
+    out = Conv2dOp.apply(x, weight, bias, geometry=g, groups=groups)
+    return _unbatched_like(input, out)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution ("deconvolution", learned upsampling) of ``input`` (N, C_in, H, W)
+    or (C_in, H, W) with ``weight`` (C_in, C_out / groups, kh, kw), plus ``bias`` (C_out,).
+
+    It is the gradient of conv2d with respect to its input: every input pixel scatters W[c_in] times
+    itself onto a kh x kw window of the output, windows s apart. ``output_padding`` (smaller than
+    stride or dilation) adds rows/columns at the bottom/right to choose among the output sizes that
+    a stride-s conv2d maps to the same input size.
+    """
+    op = "conv_transpose2d"
+    _check_tensors(op, input, weight, bias)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair, got {padding!r}")
+    stride = _pair(op, "stride", stride, 1)
+    dilation = _pair(op, "dilation", dilation, 1)
+    ph, pw = _pair(op, "padding", padding, 0)
+    out_pad = _pair(op, "output_padding", output_padding, 0)
+    for o, s, d in zip(out_pad, stride, dilation):
+        if o >= max(s, d):
+            raise ValueError(
+                f"{op}: output_padding {out_pad} must be smaller than either stride {stride} "
+                f"or dilation {dilation}"
+            )
+    x = _batched(input)
+    c_in = x.shape[1]
+    _check_groups(op, groups, c_in, "input channels")
+    if c_in != weight.shape[0]:
+        raise ValueError(f"{op}: input has {c_in} channels but weight expects {weight.shape[0]} (weight.shape[0])")
+    c_out = weight.shape[1] * groups
+    _check_bias(op, bias, c_out)
+    kernel = tuple(weight.shape[2:])
+    h, w = x.shape[2:]
+    out_size = tuple(
+        (i - 1) * s - 2 * p + d * (k - 1) + o + 1
+        for i, s, p, d, k, o in zip((h, w), stride, (ph, pw), dilation, kernel, out_pad)
+    )
+    if min(out_size) < 1:
+        raise ValueError(f"{op}: the output size {out_size} would be empty for input size {(h, w)}")
+    g = Geometry(kernel, stride, (ph, ph, pw, pw), dilation, out_size, (h, w))
+    out = ConvTranspose2dOp.apply(x, weight, bias, geometry=g, groups=groups, out_channels=c_out)
+    return _unbatched_like(input, out)

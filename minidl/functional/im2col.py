@@ -1,0 +1,170 @@
+"""im2col and col2im: the two data movements that turn a convolution into one matrix product.
+
+A convolution of an input x (N, C, H, W) with a kernel of size (kh, kw), stride s, padding p and
+dilation d reads, for every output position (oh, ow) and kernel offset (i, j), the padded input pixel
+
+    x_pad[n, c, oh * s_h + i * d_h, ow * s_w + j * d_w].
+
+im2col copies those pixels into a column matrix
+
+    cols[(c, i, j), (n, oh, ow)]      shape (C * kh * kw, N * OH * OW)
+
+so that conv2d is a single GEMM  out[co, (n, oh, ow)] = sum_k W[co, k] cols[k, (n, oh, ow)].
+The batch sits inside the columns (not in front of them) so that one large matrix product, and one for
+the weight gradient  dW = g cols^T, does the work whatever the spatial size is.
+
+col2im is its adjoint: every column entry is added back to the input pixel it was read from. It gives
+conv2d's input gradient and is the forward of conv_transpose2d.
+
+On the CPU both are a loop over the kh * kw kernel offsets, each moving one strided slice of the whole
+chunk. On the GPU they are the kernels ``kernels/im2col.cu`` (one thread per column entry) and
+``kernels/col2im.cu`` (one thread per input pixel, gathering the column entries that map to it, so
+the sums need no atomics and are identical run to run).
+
+Memory: a column matrix is kh * kw times larger than its input, so the callers work on chunks of the
+batch holding at most ``get_im2col_budget()`` bytes of columns (see ``batch_chunks``).
+"""
+import numpy as np
+
+from .. import backend
+
+DEFAULT_IM2COL_BUDGET = 256 * 2**20
+
+_budget = DEFAULT_IM2COL_BUDGET
+
+
+def set_im2col_budget(nbytes):
+    """Bound the bytes of column matrix a convolution holds at once (default 256 MiB).
+
+    The batch is split into chunks of ``max(1, nbytes // bytes_per_sample)`` samples, so a single
+    sample whose columns exceed the budget is still processed (the budget cannot go below one sample).
+    """
+    global _budget
+    if not isinstance(nbytes, (int, np.integer)) or isinstance(nbytes, bool) or nbytes < 1:
+        raise ValueError(f"set_im2col_budget: expected a positive number of bytes, got {nbytes!r}")
+    _budget = int(nbytes)
+
+
+def get_im2col_budget():
+    return _budget
+
+
+def batch_chunks(batch, bytes_per_sample, budget=None):
+    """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget."""
+    budget = _budget if budget is None else budget
+    step = max(1, budget // max(1, bytes_per_sample))
+    return [(start, min(start + step, batch)) for start in range(0, batch, step)]
+
+
+class Geometry:
+    """Where a convolution's windows sit: kernel, stride, padding (top, bottom, left, right), dilation,
+    the input size (H, W) and the output size (OH, OW).
+
+    The output size is passed in rather than derived, because a transposed convolution with
+    output_padding >= stride (allowed when dilation > stride) has rows no window reaches.
+    """
+
+    def __init__(self, kernel, stride, padding, dilation, in_size, out_size):
+        self.kh, self.kw = kernel
+        self.sh, self.sw = stride
+        self.pt, self.pb, self.pl, self.pr = padding
+        self.dh, self.dw = dilation
+        self.h, self.w = in_size
+        self.oh, self.ow = out_size
+
+    @property
+    def taps(self):
+        return self.kh * self.kw
+
+    @property
+    def out_pixels(self):
+        return self.oh * self.ow
+
+    def is_pointwise(self):
+        """A 1x1 kernel with stride 1 and no padding: the columns are the input itself."""
+        return (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) and not any(
+            (self.pt, self.pb, self.pl, self.pr)
+        )
+
+    def window_slices(self, i, j):
+        """The rows and columns of the padded input read by kernel offset (i, j)."""
+        top, left = i * self.dh, j * self.dw
+        return (
+            slice(top, top + self.sh * (self.oh - 1) + 1, self.sh),
+            slice(left, left + self.sw * (self.ow - 1) + 1, self.sw),
+        )
+
+    def padded_size(self):
+        return self.h + self.pt + self.pb, self.w + self.pl + self.pr
+
+
+def im2col(x, g):
+    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``g``."""
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    if xp is not np:
+        return _im2col_gpu(x, g)
+    xt = x.transpose(1, 0, 2, 3)
+    if g.pt or g.pb or g.pl or g.pr:
+        hp, wp = g.padded_size()
+        padded = np.zeros((c, n, hp, wp), dtype=x.dtype)
+        padded[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = xt
+        xt = padded
+    cols = np.empty((c, g.kh, g.kw, n, g.oh, g.ow), dtype=x.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            rows, columns = g.window_slices(i, j)
+            cols[:, i, j] = xt[:, :, rows, columns]
+    return cols.reshape(c * g.taps, n * g.out_pixels)
+
+
+def col2im(cols, g, n, c, out=None):
+    """Sum columns (C * kh * kw, N * OH * OW) back onto an (N, C, H, W) image (written into ``out``)."""
+    xp = backend.get_array_module(cols)
+    if xp is not np:
+        return _col2im_gpu(cols, g, n, c, out)
+    hp, wp = g.padded_size()
+    acc = np.zeros((c, n, hp, wp), dtype=cols.dtype)
+    cols6 = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            rows, columns = g.window_slices(i, j)
+            acc[:, :, rows, columns] += cols6[:, i, j]
+    image = acc[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w].transpose(1, 0, 2, 3)
+    if out is None:
+        return np.ascontiguousarray(image)
+    out[...] = image
+    return out
+
+
+def _geometry_args(g, n, c):
+    i32 = np.int32
+    return (
+        i32(n), i32(c), i32(g.h), i32(g.w), i32(g.kh), i32(g.kw), i32(g.sh), i32(g.sw),
+        i32(g.pt), i32(g.pl), i32(g.dh), i32(g.dw), i32(g.oh), i32(g.ow),
+    )
+
+
+def _im2col_gpu(x, g):
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    x = xp.ascontiguousarray(x)
+    cols = xp.empty((c * g.taps, n * g.out_pixels), dtype=x.dtype)
+    kernel = backend.load_kernel("im2col", "im2col", x.dtype)
+    backend.launch(kernel, cols.size, (x, cols, np.int64(cols.size)) + _geometry_args(g, n, c))
+    return cols
+
+
+def _col2im_gpu(cols, g, n, c, out):
+    xp = backend.get_array_module(cols)
+    cols = xp.ascontiguousarray(cols)
+    if out is None or not out.flags.c_contiguous:
+        target = xp.empty((n, c, g.h, g.w), dtype=cols.dtype)
+    else:
+        target = out
+    kernel = backend.load_kernel("col2im", "col2im", cols.dtype)
+    backend.launch(kernel, target.size, (cols, target, np.int64(target.size)) + _geometry_args(g, n, c))
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
