@@ -1,0 +1,13 @@
+"""``minidl.nn``: modules, layers and initialisation with ``torch.nn``'s names and behaviour."""
+from .. import functional  # noqa: F401  (``nn.functional`` as in PyTorch)
+from . import init  # noqa: F401
+from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401
+from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
+from .conv import Conv2d, ConvTranspose2d  # noqa: F401
+from .dropout import Dropout, Dropout2d  # noqa: F401
+from .flatten import Flatten  # noqa: F401
+from .linear import Identity, Linear  # noqa: F401
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss  # noqa: F401
+from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError  # noqa: F401
+from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm, LocalResponseNormPaper  # noqa: F401
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d  # noqa: F401
