@@ -1,1 +1,250 @@
-__all__ = []
+"""Max and average pooling over sliding windows (and, re-exported from ``adaptive_pooling``, the
+adaptive forms that pool into a fixed output size).
+
+Pooling is how the lecture's networks shrink feature maps: AlexNet's overlapping 3x3 stride-2 max
+pooling, VGG's 2x2 stride-2 max pooling between its stages, ResNet's 3x3 stride-2 max pooling after
+conv1, GoogLeNet's 3x3 stride-1 max pooling branch of the Inception module.
+
+On the CPU the window is walked one kernel offset (kh x kw) at a time over strided slices of the
+padded input. On the GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``,
+``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
+backward, which gathers the gradients of the windows covering it, so no atomics are needed and
+results are the same run to run.
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
+from .pooling_common import as_batched, check_input, max_over_taps, scatter_argmax, window_geometry
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
+
+
+def _pad_widths(in_size, kernel, stride, padding, dilation, out):
+    """(before, after) per spatial axis: ``padding`` on each side, and after it as much as the last
+    window needs to be sliced whole (ceil_mode's last window can run past the padding)."""
+    return [
+        (p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+        for n, k, s, p, d, o in zip(in_size, kernel, stride, padding, dilation, out)
+    ]
+
+
+def _padded(x4, kernel, stride, padding, dilation, out, fill):
+    widths = _pad_widths(x4.shape[2:], kernel, stride, padding, dilation, out)
+    return np.pad(x4, ((0, 0), (0, 0), *widths), constant_values=fill)
+
+
+def _window_slice(offset, stride, count):
+    return slice(offset, offset + (count - 1) * stride + 1, stride)
+
+
+def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
+    """The int32 size and window arguments of the pooling kernels, in their signature's order."""
+    values = [*in_size, *out, *kernel, *stride, *padding]
+    if dilation is not None:
+        values += list(dilation)
+    return tuple(np.int32(v) for v in values)
+
+
+class MaxPool2d(Function):
+    def forward(self, x, kernel, stride, padding, dilation, out, return_indices):
+        x4, self.unbatched = as_batched(x)
+        self.x_shape = x.shape
+        self.geometry = (out, kernel, stride, padding, dilation)
+        if backend.is_gpu_array(x4):
+            y, index = self._forward_gpu(x4)
+        else:
+            y, index = self._forward_cpu(x4)
+        self.index = index
+        self.return_indices = return_indices
+        if self.unbatched:
+            y, index = y[0], index[0]
+        return (y, index) if return_indices else y
+
+    def _forward_cpu(self, x4):
+        out, kernel, stride, padding, dilation = self.geometry
+        H, W = x4.shape[2:]
+        padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
+        rows = np.arange(out[0]) * stride[0] - padding[0]
+        cols = np.arange(out[1]) * stride[1] - padding[1]
+
+        def taps():
+            for i in range(kernel[0]):
+                r = rows + i * dilation[0]
+                for j in range(kernel[1]):
+                    c = cols + j * dilation[1]
+                    values = padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
+                                    _window_slice(j * dilation[1], stride[1], out[1])]
+                    valid = ((r >= 0) & (r < H))[:, None] & ((c >= 0) & (c < W))[None, :]
+                    yield values, r[:, None] * W + c[None, :], valid
+
+        return max_over_taps(taps())
+
+    def _forward_gpu(self, x4):
+        out, kernel, stride, padding, dilation = self.geometry
+        xp = backend.get_array_module(x4)
+        x4 = xp.ascontiguousarray(x4)
+        y = xp.empty(x4.shape[:2] + out, dtype=x4.dtype)
+        index = xp.empty(y.shape, dtype=xp.int64)
+        kernel_fn = backend.load_kernel("max_pool2d", "max_pool2d_forward", x4.dtype)
+        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size),
+                                           *_geometry_args(x4.shape[2:], out, kernel, stride, padding, dilation)))
+        return y, index
+
+    def backward(self, grad, *unused_index_grad):
+        g4 = grad[None] if self.unbatched else grad
+        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
+        if backend.is_gpu_array(g4):
+            out, kernel, stride, padding, dilation = self.geometry
+            xp = backend.get_array_module(g4)
+            gx = xp.empty(in_shape, dtype=g4.dtype)
+            kernel_fn = backend.load_kernel("max_pool2d", "max_pool2d_backward", g4.dtype)
+            backend.launch(kernel_fn, gx.size, (
+                xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
+                *_geometry_args(gx.shape[2:], out, kernel, stride, padding, dilation)))
+        else:
+            gx = scatter_argmax(g4, self.index, in_shape)
+        return gx.reshape(self.x_shape)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling: each output is the largest input in its window.
+
+        y[n, c, i, j] = max_{a < kh, b < kw}  x_pad[n, c, i*sh + a*dh, j*sw + b*dw]
+
+    where ``x_pad`` is ``x`` padded by ``padding`` with -inf (padding never wins). Output size per
+    axis (PyTorch's rule)::
+
+        out = floor((in + 2*padding - dilation*(kernel_size - 1) - 1 + (stride - 1 if ceil_mode)) / stride) + 1
+
+    and with ``ceil_mode``, ``out`` drops by one when the last window would start in the right
+    padding, i.e. when ``(out - 1) * stride >= in + padding``.
+
+    Args:
+        x: (N, C, H, W) or unbatched (C, H, W), floating point.
+        kernel_size, stride, padding, dilation: an int or an (h, w) pair; ``stride`` defaults to
+            ``kernel_size``; ``padding`` at most ``kernel_size // 2``.
+        ceil_mode: round the output size up instead of down.
+        return_indices: also return the argmax of each window, the flat index ``h * W + w`` into the
+            (H, W) input plane, int64, as PyTorch's ``indices`` (for ``max_unpool2d``).
+
+    Returns (N, C, out_h, out_w) (and the indices of the same shape). On ties the first index in
+    row-major order wins; a NaN in a window propagates to the output. The gradient flows only to each
+    window's argmax and sums where overlapping windows pick the same element. In the corner case of a
+    dilated window whose taps all fall in the padding, the output is -inf, the index -1 and no
+    gradient flows.
+    """
+    op = "max_pool2d"
+    check_input(x, op)
+    kernel, stride, padding, dilation, out = window_geometry(
+        op, x, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out,
+                           return_indices=bool(return_indices))
+
+
+def _avg_divisor(in_size, out, kernel, stride, padding, count_include_pad, divisor_override):
+    """(OH, OW) divisors of average pooling: the window size clipped to the padded input (counting
+    padding) or to the input (not counting it), or ``divisor_override``."""
+    if divisor_override is not None:
+        return np.full(out, float(divisor_override))
+    counts = []
+    for n, o, k, s, p in zip(in_size, out, kernel, stride, padding):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, n) - np.maximum(start, 0))
+    return np.outer(counts[0], counts[1]).astype(np.float64)
+
+
+class AvgPool2d(Function):
+    def forward(self, x, kernel, stride, padding, out, count_include_pad, divisor_override):
+        x4, self.unbatched = as_batched(x)
+        self.x_shape = x.shape
+        self.geometry = (out, kernel, stride, padding)
+        self.divisor_options = (count_include_pad, divisor_override)
+        if backend.is_gpu_array(x4):
+            y = self._launch("avg_pool2d_forward", x4, x4.shape[:2] + out)
+        else:
+            padded = _padded(x4, kernel, stride, padding, (1, 1), out, 0)
+            y = np.zeros(x4.shape[:2] + out, dtype=x4.dtype)
+            for i in range(kernel[0]):
+                for j in range(kernel[1]):
+                    y += padded[:, :, _window_slice(i, stride[0], out[0]), _window_slice(j, stride[1], out[1])]
+            y /= self._divisor(x4.shape[2:]).astype(x4.dtype)
+        return y[0] if self.unbatched else y
+
+    def _divisor(self, in_size):
+        out, kernel, stride, padding = self.geometry
+        return _avg_divisor(in_size, out, kernel, stride, padding, *self.divisor_options)
+
+    def _launch(self, name, source, out_shape):
+        out, kernel, stride, padding = self.geometry
+        xp = backend.get_array_module(source)
+        result = xp.empty(out_shape, dtype=source.dtype)
+        in_size = (out_shape if name.endswith("backward") else source.shape)[2:]
+        count_include_pad, divisor_override = self.divisor_options
+        kernel_fn = backend.load_kernel("avg_pool2d", name, source.dtype)
+        backend.launch(kernel_fn, result.size, (
+            xp.ascontiguousarray(source), result, np.int64(result.size),
+            *_geometry_args(in_size, out, kernel, stride, padding),
+            np.int32(count_include_pad), np.int32(divisor_override or 0)))
+        return result
+
+    def backward(self, grad):
+        g4 = grad[None] if self.unbatched else grad
+        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
+        if backend.is_gpu_array(g4):
+            gx = self._launch("avg_pool2d_backward", g4, in_shape)
+        else:
+            out, kernel, stride, padding = self.geometry
+            scaled = g4 / self._divisor(in_shape[2:]).astype(g4.dtype)
+            widths = _pad_widths(in_shape[2:], kernel, stride, padding, (1, 1), out)
+            padded_size = tuple(n + before + after for n, (before, after) in zip(in_shape[2:], widths))
+            gpad = np.zeros(in_shape[:2] + padded_size, dtype=g4.dtype)
+            for i in range(kernel[0]):
+                for j in range(kernel[1]):
+                    gpad[:, :, _window_slice(i, stride[0], out[0]), _window_slice(j, stride[1], out[1])] += scaled
+            H, W = in_shape[2:]
+            gx = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+        return gx.reshape(self.x_shape)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-D average pooling: each output is the mean of its window.
+
+        y[n, c, i, j] = (1 / D[i, j]) * sum_{a < kh, b < kw}  x_pad[n, c, i*sh + a, j*sw + b]
+
+    with ``x_pad`` zero-padded by ``padding``. The divisor ``D`` (PyTorch's rules): the window size
+    clipped to the padded input when ``count_include_pad`` (padding zeros count, the overhang of a
+    ceil_mode window past the padding does not), the number of input elements in the window when not,
+    and ``divisor_override`` whenever it is given. Output size as ``max_pool2d`` with dilation 1::
+
+        out = floor((in + 2*padding - kernel_size + (stride - 1 if ceil_mode)) / stride) + 1
+
+    (less one under ceil_mode when the last window would start in the right padding).
+
+    Args:
+        x: (N, C, H, W) or unbatched (C, H, W), floating point.
+        kernel_size, stride, padding: an int or an (h, w) pair; ``stride`` defaults to
+            ``kernel_size``; ``padding`` at most ``kernel_size // 2``.
+        divisor_override: a non-zero int used as the divisor of every window.
+
+    Returns (N, C, out_h, out_w). The gradient of each output spreads over its window divided by
+    the same divisor.
+    """
+    op = "avg_pool2d"
+    check_input(x, op)
+    kernel, stride, padding, _, out = window_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool):
+            raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor_override must not be zero")
+    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out=out,
+                           count_include_pad=bool(count_include_pad),
+                           divisor_override=None if divisor_override is None else int(divisor_override))

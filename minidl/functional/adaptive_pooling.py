@@ -1,0 +1,168 @@
+"""Adaptive pooling: pool any input size into a fixed output size.
+
+Output bin i along an axis of input size ``n`` and output size ``o`` covers the inputs
+
+    start(i) = floor(i * n / o)  <=  h  <  end(i) = ceil((i + 1) * n / o)
+
+(PyTorch's bins: they tile the input exactly when o divides n, and overlap by one element or
+repeat otherwise). This is how AlexNet ends in (6, 6) and VGG in (7, 7) whatever the image size, and
+how ResNet and GoogLeNet pool globally with (1, 1).
+
+Average pooling over such bins is separable and linear: ``y = P_h x P_w^T`` with P[i, h] =
+1 / (end(i) - start(i)) inside bin i, so it is two matrix products on either device, and so is its
+backward ``P_h^T g P_w``. Max pooling records the argmax per bin; on the GPU it is a hand-written
+kernel (``kernels/adaptive_max_pool2d.cu``), gather-style in the backward as ``max_pool2d``.
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import _fmt
+from .pooling_common import as_batched, check_input, max_over_taps, scatter_argmax
+
+
+def _bins(in_size, out_size):
+    """(start, end) arrays of the ``out_size`` bins over ``in_size`` inputs."""
+    i = np.arange(out_size)
+    return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+
+
+def _output_size(op, x, output_size):
+    """``output_size`` (an int, or a pair of ints or None meaning "as the input") as ``(OH, OW)``."""
+    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(items) == 1:
+        items = items * 2
+    ok = len(items) == 2 and all(
+        v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in items
+    )
+    if not ok:
+        raise TypeError(f"{op}: output_size must be an int or a pair of ints (or None), got {output_size!r}")
+    out = tuple(int(n) if v is None else int(v) for v, n in zip(items, x.shape[-2:]))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be at least 1, got {out} for input of shape {_fmt(x.shape)}")
+    return out
+
+
+def _bin_matrix(in_size, out_size, xp, dtype):
+    """P (out_size, in_size): row i averages bin i."""
+    start, end = _bins(in_size, out_size)
+    h = np.arange(in_size)
+    inside = (h[None, :] >= start[:, None]) & (h[None, :] < end[:, None])
+    return xp.asarray(inside / (end - start)[:, None], dtype=dtype)
+
+
+class AdaptiveAvgPool2d(Function):
+    def forward(self, x, out):
+        xp = backend.get_array_module(x)
+        self.rows = _bin_matrix(x.shape[-2], out[0], xp, x.dtype)
+        self.cols = _bin_matrix(x.shape[-1], out[1], xp, x.dtype)
+        return self.rows @ x @ self.cols.T
+
+    def backward(self, grad):
+        return self.rows.T @ grad @ self.cols
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average over adaptive bins: ``y[n, c, i, j] = mean of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]``.
+
+    Args:
+        x: (N, C, H, W) or unbatched (C, H, W), floating point.
+        output_size: ``(OH, OW)`` or an int for both; a None entry keeps that input size.
+
+    Returns (N, C, OH, OW) (or (C, OH, OW)). Bins as in the module docstring.
+    """
+    op = "adaptive_avg_pool2d"
+    check_input(x, op)
+    return AdaptiveAvgPool2d.apply(x, out=_output_size(op, x, output_size))
+
+
+class AdaptiveMaxPool2d(Function):
+    def forward(self, x, out, return_indices):
+        x4, self.unbatched = as_batched(x)
+        self.x_shape = x.shape
+        self.out = out
+        if backend.is_gpu_array(x4):
+            y, index = self._forward_gpu(x4)
+        elif x4.shape[2] % out[0] == 0 and x4.shape[3] % out[1] == 0:
+            y, index = self._forward_tiled(x4)
+        else:
+            y, index = self._forward_cpu(x4)
+        self.index = index
+        if self.unbatched:
+            y, index = y[0], index[0]
+        return (y, index) if return_indices else y
+
+    def _forward_tiled(self, x4):
+        """Bins that tile the input: one reduction over each bin's (bh * bw) elements."""
+        N, C, H, W = x4.shape
+        (OH, OW) = self.out
+        bh, bw = H // OH, W // OW
+        windows = x4.reshape(N, C, OH, bh, OW, bw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, OH, OW, bh * bw)
+        y = windows.max(axis=-1)
+        pos = windows.argmax(axis=-1)
+        nan = np.isnan(y)
+        if nan.any():
+            # argmax gives the first NaN; PyTorch's scan keeps the last one
+            last_nan = bh * bw - 1 - np.isnan(windows[..., ::-1]).argmax(axis=-1)
+            pos = np.where(nan, last_nan, pos)
+        rows = np.arange(OH)[:, None] * bh + pos // bw
+        cols = np.arange(OW)[None, :] * bw + pos % bw
+        return y, rows * W + cols
+
+    def _forward_cpu(self, x4):
+        """Overlapping bins: a running max over offsets within the largest bin, masked per bin."""
+        H, W = x4.shape[2:]
+        row_start, row_end = _bins(H, self.out[0])
+        col_start, col_end = _bins(W, self.out[1])
+
+        def taps():
+            for a in range(int((row_end - row_start).max())):
+                r = row_start + a
+                r_ok = r < row_end
+                rc = np.minimum(r, H - 1)
+                for b in range(int((col_end - col_start).max())):
+                    c = col_start + b
+                    values = x4[:, :, rc[:, None], np.minimum(c, W - 1)[None, :]]
+                    yield values, r[:, None] * W + c[None, :], r_ok[:, None] & (c < col_end)[None, :]
+
+        return max_over_taps(taps())
+
+    def _forward_gpu(self, x4):
+        xp = backend.get_array_module(x4)
+        x4 = xp.ascontiguousarray(x4)
+        y = xp.empty(x4.shape[:2] + self.out, dtype=x4.dtype)
+        index = xp.empty(y.shape, dtype=xp.int64)
+        kernel_fn = backend.load_kernel("adaptive_max_pool2d", "adaptive_max_pool2d_forward", x4.dtype)
+        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size),
+                                           *(np.int32(v) for v in x4.shape[2:] + self.out)))
+        return y, index
+
+    def backward(self, grad, *unused_index_grad):
+        g4 = grad[None] if self.unbatched else grad
+        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
+        if backend.is_gpu_array(g4):
+            xp = backend.get_array_module(g4)
+            gx = xp.empty(in_shape, dtype=g4.dtype)
+            kernel_fn = backend.load_kernel("adaptive_max_pool2d", "adaptive_max_pool2d_backward", g4.dtype)
+            backend.launch(kernel_fn, gx.size, (xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
+                                                *(np.int32(v) for v in in_shape[2:] + self.out)))
+        else:
+            gx = scatter_argmax(g4, self.index, in_shape)
+        return gx.reshape(self.x_shape)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Maximum over adaptive bins: ``y[n, c, i, j] = max of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]``.
+
+    Args:
+        x: (N, C, H, W) or unbatched (C, H, W), floating point.
+        output_size: ``(OH, OW)`` or an int for both; a None entry keeps that input size.
+        return_indices: also return each bin's argmax as the flat index ``h * W + w`` into the input
+            plane (int64), as PyTorch.
+
+    Returns (N, C, OH, OW) (and the indices). Ties and NaN as ``max_pool2d``: the first maximum wins,
+    a NaN propagates. The gradient flows to each bin's argmax, summed where overlapping bins share it.
+    """
+    op = "adaptive_max_pool2d"
+    check_input(x, op)
+    return AdaptiveMaxPool2d.apply(x, out=_output_size(op, x, output_size), return_indices=bool(return_indices))
