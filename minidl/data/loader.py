@@ -1,0 +1,197 @@
+"""``DataLoader``: batches of a dataset, shuffled with a seeded generator, optionally loaded by worker threads.
+
+Determinism. Each epoch draws, from the loader's generator, the order of the samples (when shuffling)
+and one 63-bit epoch seed. Sample ``k`` of the epoch is loaded with its own generator seeded by
+``(epoch seed, k)`` (see ``randomness.py``), so random augmentations give the same batches for any
+``num_workers``, and the whole run repeats given the seed. Each epoch's order differs from the last.
+
+Workers are threads: Pillow decoding and NumPy's array work release the GIL, and threads share the
+dataset without pickling it. Batches come out in order; at most ``2 * num_workers`` are in flight.
+"""
+import collections.abc
+import concurrent.futures
+import math
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+from .dataset import resolve_generator
+from .randomness import sample_generator, use_generator
+
+
+def _describe(x):
+    shape = getattr(x, "shape", None)
+    return f"{type(x).__name__} of shape {tuple(shape)}" if shape is not None else type(x).__name__
+
+
+def _check_same_shape(arrays, what):
+    shapes = {tuple(a.shape) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"default_collate: the samples' {what} have different shapes {sorted(shapes)[:4]}; "
+            "resize or crop them to one size (e.g. transforms.Resize / CenterCrop) or pass a collate_fn"
+        )
+
+
+def default_collate(batch):
+    """Stack a list of samples into a batch of minidl Tensors, keeping the samples' structure.
+
+    Arrays and Tensors are stacked along a new first axis and keep their dtype (images come out as the
+    dataset made them, float32 CHW for minidl's datasets). Python ints become int64, Python floats
+    float32 and bools bool; NumPy scalars keep their dtype. Tuples, lists and dicts are collated
+    element by element; strings are returned as a list.
+    """
+    if not batch:
+        raise ValueError("default_collate: got an empty batch")
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        xp = backend.get_array_module(*(t.data for t in batch))
+        if len({t.device for t in batch}) > 1:
+            raise ValueError("default_collate: the samples' tensors are on different devices")
+        arrays = [t.data for t in batch]
+        _check_same_shape(arrays, "tensors")
+        return Tensor(xp.stack(arrays))
+    if isinstance(elem, np.ndarray):
+        if elem.dtype.kind in "OUS":
+            raise TypeError(f"default_collate: cannot batch arrays of dtype {elem.dtype}")
+        _check_same_shape(batch, "arrays")
+        return Tensor(np.stack(batch))
+    if isinstance(elem, np.generic):
+        return Tensor(np.array(batch))
+    if isinstance(elem, bool):
+        return Tensor(np.array(batch, dtype=np.bool_))
+    if isinstance(elem, numbers.Integral):
+        return Tensor(np.array(batch, dtype=np.int64))
+    if isinstance(elem, numbers.Real):
+        return Tensor(np.array(batch, dtype=np.float32))
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, collections.abc.Mapping):
+        return {key: default_collate([sample[key] for sample in batch]) for key in elem}
+    if isinstance(elem, collections.abc.Sequence):
+        if len({len(sample) for sample in batch}) > 1:
+            raise ValueError("default_collate: the samples are sequences of different lengths")
+        columns = [default_collate(list(column)) for column in zip(*batch)]
+        if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+            return type(elem)(*columns)
+        return tuple(columns) if isinstance(elem, tuple) else columns
+    raise TypeError(
+        f"default_collate: cannot batch samples of type {_describe(elem)}; expected arrays, Tensors, "
+        "numbers, strings, or tuples/lists/dicts of them (or pass a collate_fn)"
+    )
+
+
+def move_to_device(batch, device):
+    """``batch`` with every Tensor (and array) inside moved to ``device``."""
+    if isinstance(batch, Tensor):
+        return batch if batch.device == device else Tensor(backend.to_device(batch.data, device))
+    if isinstance(batch, np.ndarray) or backend.is_gpu_array(batch):
+        return Tensor(backend.to_device(batch, device))
+    if isinstance(batch, collections.abc.Mapping):
+        return {k: move_to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(move_to_device(v, device) for v in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(move_to_device(v, device) for v in batch)
+    return batch
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches (``torch.utils.data.DataLoader``'s arguments and meaning).
+
+    Args:
+        dataset: a map-style dataset (``len`` and ``[i]``).
+        batch_size: samples per batch (a positive integer).
+        shuffle: a new random order each epoch.
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+        collate_fn: turns a list of samples into a batch; default ``default_collate``.
+        num_workers: worker threads loading batches ahead (0 loads in the calling thread).
+        generator: a ``numpy.random.Generator`` or an integer seed for the order and the per-sample
+            augmentation streams; default ``minidl.random.generator()`` (so ``minidl.manual_seed``
+            makes runs repeat).
+        device: where batches go: ``'cpu'``, ``'cuda'``, ``'auto'``; ``None`` leaves them on the CPU.
+        pin_memory: accepted for PyTorch compatibility and ignored.
+
+    A dataset with ``batchable`` true and a ``get_batch(indices)`` method is read a batch at a time
+    (one gather instead of ``batch_size`` Python calls) when no ``collate_fn`` is given.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
+                 num_workers=0, generator=None, device=None, pin_memory=False):
+        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(num_workers, numbers.Integral) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = collate_fn
+        self.num_workers = int(num_workers)
+        self.generator = resolve_generator(generator)
+        self.device = None if device is None else backend.canonical_device(device)
+        self.pin_memory = pin_memory
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def uses_batch_path(self):
+        """True when batches are read with the dataset's ``get_batch`` instead of sample by sample."""
+        return (self.collate_fn is None and bool(getattr(self.dataset, "batchable", False))
+                and callable(getattr(self.dataset, "get_batch", None)))
+
+    def state_dict(self):
+        """The generator's state, so that a resumed run draws the same orders as an uninterrupted one."""
+        return {"generator": self.generator.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.generator.bit_generator.state = state["generator"]
+
+    def _epoch_plan(self):
+        n = len(self.dataset)
+        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        epoch_seed = int(self.generator.integers(0, 2**63 - 1))
+        stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
+        starts = range(0, stop, self.batch_size)
+        return [(s, order[s:min(s + self.batch_size, stop)]) for s in starts], epoch_seed
+
+    def _load(self, start, indices, epoch_seed):
+        if self.uses_batch_path:
+            batch = self.dataset.get_batch(indices)
+        else:
+            samples = []
+            for k, index in enumerate(indices):
+                with use_generator(sample_generator(epoch_seed, start + k)):
+                    samples.append(self.dataset[int(index)])
+            batch = (self.collate_fn or default_collate)(samples)
+        return batch if self.device is None else move_to_device(batch, self.device)
+
+    def __iter__(self):
+        plan, epoch_seed = self._epoch_plan()
+        if self.num_workers == 0:
+            return (self._load(start, indices, epoch_seed) for start, indices in plan)
+        return self._threaded(plan, epoch_seed)
+
+    def _threaded(self, plan, epoch_seed):
+        pool = concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="minidl-loader")
+        try:
+            pending = collections.deque()
+            jobs = iter(plan)
+            for start, indices in jobs:
+                pending.append(pool.submit(self._load, start, indices, epoch_seed))
+                if len(pending) >= 2 * self.num_workers:
+                    break
+            while pending:
+                batch = pending.popleft().result()
+                for start, indices in jobs:
+                    pending.append(pool.submit(self._load, start, indices, epoch_seed))
+                    break
+                yield batch
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
