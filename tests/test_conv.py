@@ -311,9 +311,7 @@ def _gpu_case(op, dtype=np.float32):
 
 
 def _run(fn, x, w, b, opts, device, seed_grad=3):
-    xt, wt, bt = (minidl.Tensor(a, requires_grad=True).to(device) for a in (x, w, b))
-    for tt in (xt, wt, bt):
-        tt.requires_grad_(True)
+    xt, wt, bt = (minidl.Tensor(a).to(device).requires_grad_() for a in (x, w, b))
     out = fn(xt, wt, bt, **opts)
     g = np.random.default_rng(seed_grad).standard_normal(out.shape).astype(x.dtype)
     out.backward(minidl.Tensor(g).to(device))
