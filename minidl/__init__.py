@@ -10,5 +10,7 @@ from .tensor import (  # noqa: F401
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402
+from . import nn  # noqa: F401,E402
+from .summary import receptive_field, summary  # noqa: F401,E402
 
 __version__ = "0.1.0"
