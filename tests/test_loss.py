@@ -51,6 +51,7 @@ def class_problem(draw):
     t = rng.integers(0, c, size=(n,) + spatial)
     ignore_index = draw(st.sampled_from([-100, 0, c - 1, 255]))
     ignored = rng.random(t.shape) < draw(st.sampled_from([0.0, 0.3]))
+    ignored.flat[0] = False  # keep one counted target so a 'mean' is not 0/0 (tested on its own)
     t[ignored] = ignore_index
     weight = rng.uniform(0.2, 2.0, size=c) if draw(st.booleans()) else None
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))

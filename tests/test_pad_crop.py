@@ -138,6 +138,10 @@ def test_crop_errors():
         F.crop(Tensor(np.zeros(4)), 0, 0, 1, 1)
     with pytest.raises(ValueError, match="center_crop: window 5 x 5 is larger than the input's 4 x 5"):
         F.center_crop(x, 5)
+    with pytest.raises(TypeError, match="crop: top must be an integer, got 1.5"):
+        F.crop(x, 1.5, 0, 2, 2)
+    with pytest.raises(TypeError, match="center_crop: size must be an integer"):
+        F.center_crop(x, (2.0, 2))
     with pytest.raises(TypeError, match="center_crop: input must be a Tensor"):
         F.center_crop(np.zeros((4, 4)), 2)
 

@@ -27,6 +27,7 @@ skip connections; ``crop`` and ``center_crop`` take a window of the last two dim
 backward pads the gradient back with zeros.
 """
 import math
+import operator
 
 import numpy as np
 
@@ -120,6 +121,13 @@ def _matrix(tap, n_in, dtype):
     return a
 
 
+def _integer(value, op, name):
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}") from None
+
+
 def _per_axis(value, n, name):
     if isinstance(value, (list, tuple)):
         if len(value) != n:
@@ -158,7 +166,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     spatial = input.shape[2:]
     n = len(spatial)
     if size is not None:
-        out = [int(s) for s in _per_axis(size, n, "size")]
+        out = [_integer(s, "interpolate", "size") for s in _per_axis(size, n, "size")]
         scales = [None] * n
     else:
         scales = [float(s) for s in _per_axis(scale_factor, n, "scale_factor")]
@@ -208,7 +216,9 @@ def crop(x, top, left, height, width):
     """The window of ``height`` x ``width`` at (``top``, ``left``) of the last two dimensions
     (torchvision's ``crop``; a window that leaves the input is an error, not padded)."""
     _check_image(x, "crop")
-    top, left, height, width = (int(v) for v in (top, left, height, width))
+    top, left, height, width = (
+        _integer(v, "crop", name) for v, name in zip((top, left, height, width), ("top", "left", "height", "width"))
+    )
     h, w = x.shape[-2:]
     if height < 1 or width < 1:
         raise ValueError(f"crop: height and width must be positive, got {height} x {width}")
@@ -231,7 +241,7 @@ def center_crop(x, size):
         height, width = (size[0], size[0]) if len(size) == 1 else size
     else:
         height = width = size
-    height, width = int(height), int(width)
+    height, width = _integer(height, "center_crop", "size"), _integer(width, "center_crop", "size")
     _check_image(x, "center_crop")
     h, w = x.shape[-2:]
     if height > h or width > w:
