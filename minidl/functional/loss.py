@@ -59,7 +59,7 @@ class _ClassLoss(Function):
 
     def _reduce(self, loss, reduction, target_shape):
         xp = backend.get_array_module(loss)
-        self.reduction, self.target_shape = reduction, target_shape
+        self.reduction = reduction
         if reduction == "none":
             return loss.reshape(target_shape)
         total = loss.sum()
