@@ -122,6 +122,45 @@ class ConcatDataset(Dataset):
         return self.datasets[k][index - start]
 
 
+class ArrayImageDataset(Dataset):
+    """Images held in memory as ``data`` (N, H, W, C) uint8 with class indices ``targets`` (N,).
+
+    A sample is ``(image, target)``: the HWC uint8 image goes to ``transform`` when there is one,
+    otherwise it is returned as a CHW float32 array in [0, 1]. Without transforms, ``get_batch`` gathers
+    a whole batch at once.
+    """
+
+    def __init__(self, data, targets, transform=None, target_transform=None):
+        self.data = data
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.transform = transform
+        self.target_transform = target_transform
+
+    @property
+    def batchable(self):
+        return self.transform is None and self.target_transform is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        index = _check_index(type(self).__name__, index, len(self))
+        image, target = self.data[index].copy(), int(self.targets[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        else:
+            image = image.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def get_batch(self, indices):
+        """Images (N, C, H, W) float32 in [0, 1] and labels (N,) int64, as Tensors."""
+        indices = np.asarray(indices, dtype=np.int64)
+        images = self.data[indices].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+        return Tensor(np.ascontiguousarray(images)), Tensor(self.targets[indices])
+
+
 def _split_lengths(lengths, n):
     lengths = list(lengths)
     if not lengths:
