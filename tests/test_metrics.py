@@ -8,7 +8,7 @@ from minidl.training.metrics import (
 
 
 def test_topk_counts():
-    logits = np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5]])
+    logits = np.array([[0.1, 0.9, 0.0], [0.8, 0.05, 0.15], [0.2, 0.3, 0.5]])
     target = np.array([1, 2, 0])
     assert topk_correct(logits, target, (1, 2, 5)) == {1: 1, 2: 2, 5: 3}
 
