@@ -180,7 +180,7 @@ class RandomResizedCrop(Transform):
     torchvision's algorithm: up to ten times, draw area fraction s ~ U(scale) and log aspect ratio
     log r ~ U(log ratio), take w = round(sqrt(s A r)), h = round(sqrt(s A / r)) and, if it fits, a
     uniform position. If no try fits: the centre crop of the whole image, narrowed to the nearest ratio
-    in ``ratio``.
+    in ``ratio`` (at least one pixel wide, where torchvision could return an empty crop).
     """
 
     random = True
@@ -214,9 +214,9 @@ class RandomResizedCrop(Transform):
                 return top, left, h, w
         in_ratio = width / height
         if in_ratio < ratio[0]:
-            w, h = width, int(round(width / ratio[0]))
+            w, h = width, max(1, int(round(width / ratio[0])))
         elif in_ratio > ratio[1]:
-            h, w = height, int(round(height * ratio[1]))
+            h, w = height, max(1, int(round(height * ratio[1])))
         else:
             h, w = height, width
         return (height - h) // 2, (width - w) // 2, h, w
