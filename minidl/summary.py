@@ -38,7 +38,9 @@ def _model_device(model, device, who):
         return here or backend.get_default_device()
     device = backend.canonical_device(device)
     if here is not None and here != device:
-        raise ValueError(f"{who}: the model is on {here} but device={device!r}; move it first with model.to({device!r})")
+        raise ValueError(
+            f"{who}: the model is on {here} but device={device!r}; move it first with model.to({device!r})"
+        )
     return device
 
 

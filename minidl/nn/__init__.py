@@ -8,6 +8,8 @@ from .dropout import Dropout, Dropout2d  # noqa: F401
 from .flatten import Flatten  # noqa: F401
 from .linear import Identity, Linear  # noqa: F401
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss  # noqa: F401
-from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError  # noqa: F401
+from .module import Module, RemovableHandle  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm, LocalResponseNormPaper  # noqa: F401
+from .parameter import Parameter  # noqa: F401
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d  # noqa: F401
+from .state import IncompatibleKeys, StateDictError  # noqa: F401

@@ -1,4 +1,4 @@
-"""``Module`` and ``Parameter``: the containers that hold a network's weights, as in ``torch.nn``.
+"""``Module``: the base of every layer and network, holding its weights, as ``torch.nn.Module``.
 
 A ``Module`` registers what is assigned to it: a ``Parameter`` goes to ``_parameters``, a ``Module`` to
 ``_modules``, a tensor named by ``register_buffer`` to ``_buffers``. Everything else (``parameters()``,
@@ -6,38 +6,14 @@ A ``Module`` registers what is assigned to it: a ``Parameter`` goes to ``_parame
 however deeply its layers nest, under PyTorch's dotted names (``features.0.weight``).
 """
 import collections
-import collections.abc
 import itertools
 
 import numpy as np
 
 from .. import backend
-from ..autograd import no_grad
-from ..tensor import Tensor, _fmt
-
-
-class Parameter(Tensor):
-    """A tensor that is a module's weight: it requires a gradient unless told otherwise.
-
-    ``Parameter(t)`` shares ``t``'s array (no copy), as ``torch.nn.Parameter`` shares storage.
-    """
-
-    def __init__(self, data=None, requires_grad=True):
-        if data is None:
-            data = np.empty((0,), dtype=np.float32)
-        if isinstance(data, Tensor):
-            data = data.data
-        super().__init__(data, requires_grad=requires_grad)
-
-    def __repr__(self):
-        return "Parameter containing:\n" + super().__repr__()
-
-
-class StateDictError(RuntimeError, ValueError):
-    """``load_state_dict`` refused a state: a RuntimeError as in PyTorch, a ValueError by this project's rule."""
-
-
-IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+from ..tensor import Tensor
+from .parameter import Parameter
+from .state import load_state
 
 _hook_ids = itertools.count()
 
@@ -83,19 +59,6 @@ def _parse_to(args, kwargs, who):
         if dtype.kind != "f":
             raise TypeError(f"{who}.to: only floating-point dtypes can be asked for, got {dtype}")
     return device, dtype
-
-
-def _as_array(value, key):
-    if isinstance(value, Tensor):
-        return value.data
-    if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
-        return value
-    if isinstance(value, (np.generic, int, float, bool)):
-        return np.asarray(value)
-    raise TypeError(
-        f"load_state_dict: value for {key!r} is a {type(value).__name__}; "
-        "expected a minidl Tensor, a NumPy array or a CuPy array"
-    )
 
 
 class Module:
@@ -189,7 +152,9 @@ class Module:
             self._parameters[name] = None
         elif "_modules" in self.__dict__ and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__!r} as child module {name!r} (Module or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__!r} as child module {name!r} (Module or None expected)"
+                )
             self._modules[name] = None
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -378,35 +343,7 @@ class Module:
         when ``strict``) and shape mismatches (always, with both shapes). Returns
         ``IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
-        if not isinstance(state_dict, collections.abc.Mapping):
-            raise TypeError(f"load_state_dict: expected a dict-like state, got {type(state_dict).__name__}")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        mismatches, pairs = [], []
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            array = _as_array(state_dict[key], key)
-            if tuple(array.shape) != target.shape:
-                mismatches.append(
-                    f"size mismatch for {key}: copying a param with shape {_fmt(array.shape)} from checkpoint, "
-                    f"the shape in current model is {_fmt(target.shape)}."
-                )
-            pairs.append((target, array))
-        errors = list(mismatches)
-        if strict and unexpected:
-            errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        if strict and missing:
-            errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
-            raise StateDictError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
-            )
-        with no_grad():
-            for target, array in pairs:
-                target.data[...] = backend.to_device(array, target.device).astype(target.dtype, copy=False)
-        return IncompatibleKeys(missing, unexpected)
+        return load_state(self, state_dict, strict)
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args, **kwargs):
