@@ -10,6 +10,8 @@ from .tensor import (  # noqa: F401
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402
+from . import optim  # noqa: F401,E402
+from .checkpoint import CheckpointError, load, save  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from .summary import receptive_field, summary  # noqa: F401,E402
 
