@@ -1,6 +1,6 @@
 """``minidl.nn``: modules, layers and initialisation with ``torch.nn``'s names and behaviour."""
 from .. import functional  # noqa: F401  (``nn.functional`` as in PyTorch)
-from . import init  # noqa: F401
+from . import init, utils  # noqa: F401  (utils: clip_grad_norm_, as torch.nn.utils)
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from .conv import Conv2d, ConvTranspose2d  # noqa: F401
