@@ -165,7 +165,9 @@ def render_block(rng, b, size, names, mode, max_shapes):
     bounds = np.array([SHAPES[n][1] for n in names], dtype=np.float32)
     base, image = _background(rng, b, size, grid_u, grid_v)
     if mode == "classify":
-        labels = rng.permutation(np.arange(b) % len(names))
+        # Each run of K consecutive images holds every class once, so any prefix is balanced.
+        k = len(names)
+        labels = np.argsort(rng.random((-(-b // k), k)), axis=1).ravel()[:b]
         cx, cy, angle, radius = _placement(rng, b, CLASSIFY_RADIUS, bounds[labels])
         sd = _signed_distance_px(names, labels, cx, cy, angle, radius, grid_u, grid_v, size)
         alpha = np.clip(0.5 - sd, 0.0, 1.0)[..., None]
