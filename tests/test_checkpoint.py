@@ -23,7 +23,7 @@ def assert_same(a, b):
         assert isinstance(b, minidl.Tensor) and b.dtype == a.dtype
         np.testing.assert_array_equal(b.numpy(), a)
     elif isinstance(a, dict):
-        assert type(b) is dict and list(a) == list(b)
+        assert isinstance(b, dict) and list(a) == list(b)
         for key in a:
             assert_same(a[key], b[key])
     elif isinstance(a, (list, tuple)):
@@ -247,3 +247,23 @@ def test_gpu_tensors_are_saved_from_and_loaded_to_the_device(tmp_path):
     assert isinstance(on_gpu["model"]["w"].data, cupy.ndarray)
     np.testing.assert_array_equal(on_gpu["model"]["w"].numpy(), w.numpy())
     assert minidl.load(tmp_path / "g.safetensors")["model"]["w"].device == "cpu"
+
+
+def test_module_state_dict_round_trips_through_a_file(tmp_path):
+    nn = minidl.nn
+
+    def net():
+        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+
+    model = net()
+    model(minidl.randn(2, 1, 4, 4))  # training mode: moves BN's running statistics off their defaults
+    model.eval()
+    path = tmp_path / "model.safetensors"
+    minidl.save(model.state_dict(), path)
+    assert sorted(safetensors.numpy.load_file(str(path))) == sorted(model.state_dict())
+    fresh = net()
+    fresh.load_state_dict(minidl.load(path))
+    fresh.eval()
+    assert_same(model.state_dict(), fresh.state_dict())
+    x = minidl.randn(1, 1, 4, 4)
+    np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
