@@ -45,6 +45,9 @@ def test_leaky_relu_slope_and_default(rng):
     np.testing.assert_array_equal(F.leaky_relu(x).data, [-0.02, -0.005, 0.5, 3.0])
     # a negative slope flips the sign of the left branch; the input's sign still picks the branch
     assert minidl.gradcheck(lambda t: F.leaky_relu(t, -0.5), (x,))
+    v = rng.normal(size=1000).astype(np.float32)
+    y = F.leaky_relu(minidl.Tensor(v), 0.3).data
+    np.testing.assert_array_equal(y, np.where(v > 0, v, v * np.float32(0.3)))
 
 
 def test_relu_gradient_is_one_or_zero():
@@ -79,7 +82,8 @@ def test_softmax_and_log_softmax_match_loop_reference(shape, data, seed):
             soft[r, c] = math.exp(flat[r, c]) / total
     soft = np.moveaxis(soft.reshape(moved.shape), -1, dim)
     np.testing.assert_allclose(F.softmax(minidl.Tensor(x), dim).data, soft, rtol=1e-12)
-    np.testing.assert_allclose(F.log_softmax(minidl.Tensor(x), dim=dim).data, np.log(soft), rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(minidl.Tensor(x), dim=dim).data, np.log(soft),
+                               rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])

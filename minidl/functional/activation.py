@@ -49,15 +49,18 @@ def relu(input, inplace=False):
 
 class LeakyReLU(Function):
     def forward(self, x, negative_slope):
+        # y = x * f with f = 1 where x > 0 and the slope elsewhere; f is also dy/dx, so the backward
+        # is one multiply. f is built as (slope or 0) + (0 or 1), which is exact, because a masked
+        # select (np.where) is several times slower on the CPU. The input's sign, not the output's,
+        # picks the branch: with a slope <= 0 they differ.
         xp = backend.get_array_module(x)
-        # the input's sign, not the output's, decides the branch: a slope <= 0 makes them differ
-        self.positive = x > 0
-        self.slope = negative_slope
-        return xp.where(self.positive, x, x * negative_slope)
+        f = xp.multiply(x <= 0, negative_slope, dtype=x.dtype)
+        f += x > 0
+        self.factor = f
+        return x * f
 
     def backward(self, g):
-        xp = backend.get_array_module(g)
-        return xp.where(self.positive, g, g * self.slope)
+        return g * self.factor
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -77,13 +80,20 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 class Sigmoid(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
-        # e^-|x| lies in (0, 1]: it never overflows, and underflows quietly to exactly 0, which gives
-        # the exact limits 1 (x >> 0) and 0 (x << 0) without any inf/inf
-        e = xp.exp(-xp.abs(x))
-        r = 1 / (1 + e)
+        # e = e^-|x| lies in (0, 1]: it never overflows, and underflows quietly to exactly 0, which
+        # gives the exact limits 1 (x >> 0) and 0 (x << 0) without any inf/inf
+        e = xp.abs(x)
+        xp.negative(e, out=e)
+        xp.exp(e, out=e)
+        r = e + 1
+        xp.reciprocal(r, out=r)
+        # sigma(x) = r for x >= 0 and e * r for x < 0. The factor (e or 1) is made by exact arithmetic
+        # (e * 1 + 0 or e * 0 + 1) instead of np.where, which is several times slower on the CPU.
+        e *= x < 0
+        e += x >= 0
         e *= r
-        self.y = xp.where(x >= 0, r, e)
-        return self.y
+        self.y = e
+        return e
 
     def backward(self, g):
         y = self.y
