@@ -13,6 +13,7 @@ from .gradcheck import gradcheck  # noqa: F401,E402
 from . import optim  # noqa: F401,E402
 from .checkpoint import CheckpointError, load, save  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
+from . import data  # noqa: F401,E402
 from .summary import receptive_field, summary  # noqa: F401,E402
 
 __version__ = "0.1.0"

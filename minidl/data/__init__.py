@@ -1,10 +1,16 @@
 """Data: datasets, the ``DataLoader`` and image transforms (``torch.utils.data`` and torchvision's names)."""
 from . import transforms
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .cifar import CIFAR10
+from .dataset import ArrayImageDataset, ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .downloads import ChecksumError, download_url
+from .folder import IMG_EXTENSIONS, ImageFolder
 from .loader import DataLoader, default_collate
+from .mnist import MNIST, FashionMNIST
 from .randomness import current_generator, use_generator
+from .shapes import Shapes
 
 __all__ = [
-    "ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "current_generator",
-    "default_collate", "random_split", "transforms", "use_generator",
+    "CIFAR10", "IMG_EXTENSIONS", "ArrayImageDataset", "ChecksumError", "ConcatDataset", "DataLoader",
+    "Dataset", "FashionMNIST", "ImageFolder", "MNIST", "Shapes", "Subset", "TensorDataset",
+    "current_generator", "default_collate", "download_url", "random_split", "transforms", "use_generator",
 ]
