@@ -3,10 +3,13 @@ and refusal of truncated, damaged and foreign files."""
 import json
 import os
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minidl
 from minidl import checkpoint
@@ -91,7 +94,8 @@ def test_nested_training_checkpoint_round_trip(tmp_path):
         "rng": minidl.random.get_rng_state(),
         "meta": {"net": "alexnet", "best": float("inf"), "note": None, "sizes": (224, 224), "ok": True,
                  "history": [0.5, 0.25], 7: "int key", "a.b": 1},
-        "a": {"b": np.ones(1)},  # its dotted path 'a.b' is also a key above: names must not collide
+        "a.b": np.zeros(1),
+        "a": {"b": np.ones(1)},  # the same dotted path as the entry above: names must not collide
     }
     path = tmp_path / "ckpt.safetensors"
     minidl.save(ckpt, path)
@@ -99,6 +103,30 @@ def test_nested_training_checkpoint_round_trip(tmp_path):
     assert_same(ckpt, loaded)
     assert json.loads(json.dumps(loaded["rng"])) == ckpt["rng"]
     assert loaded["rng"]["cpu"]["state"]["state"] > 2 ** 64  # PCG64's 128-bit integers kept whole
+
+
+arrays = st.builds(
+    lambda dtype, shape, seed: np.random.default_rng(seed).standard_normal(shape).astype(dtype),
+    st.sampled_from(["float32", "float64", "int64", "uint8"]),
+    st.lists(st.integers(0, 3), max_size=3).map(tuple),
+    st.integers(0, 2 ** 32 - 1),
+)
+leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | arrays
+keys = st.text(max_size=4) | st.integers(-3, 3)
+trees = st.recursive(
+    leaves,
+    lambda children: (st.lists(children, max_size=3) | st.lists(children, max_size=3).map(tuple)
+                      | st.dictionaries(keys, children, max_size=3)),
+    max_leaves=8,
+)
+
+
+@given(tree=st.dictionaries(keys, trees, max_size=4))
+def test_any_nested_checkpoint_round_trips(tree):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "tree.safetensors")
+        minidl.save(tree, path)
+        assert_same(tree, minidl.load(path))
 
 
 def test_resumed_training_continues_exactly(tmp_path):
