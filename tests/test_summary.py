@@ -1,6 +1,8 @@
 """summary (parameters, MACs, shapes) and receptive_field, on small networks counted by hand."""
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import minidl
 from minidl import nn
@@ -130,6 +132,36 @@ def test_receptive_field_matches_the_gradient_support():
     rows, cols = np.nonzero(x.grad.numpy()[0, 0])
     assert rows.max() - rows.min() + 1 == rf.size[0] and cols.max() - cols.min() + 1 == rf.size[1]
     assert (rows.min() + rows.max()) / 2 == rf.start[0] + i * rf.jump[0]
+
+
+_layer = st.one_of(
+    st.tuples(st.just("conv"), st.integers(1, 3), st.integers(1, 2), st.integers(0, 1), st.integers(1, 2)),
+    st.tuples(st.just("pool"), st.integers(1, 3), st.integers(1, 2), st.just(0), st.just(1)),
+)
+
+
+@given(st.lists(_layer, min_size=1, max_size=3))
+def test_receptive_field_formula_matches_gradient_support_for_random_stacks(spec):
+    layers = []
+    for kind, k, s, p, d in spec:
+        if kind == "conv":
+            conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d, bias=False)
+            nn.init.ones_(conv.weight)
+            layers.append(conv)
+        else:
+            layers.append(nn.AvgPool2d(k, s))
+    net = nn.Sequential(*layers).double()
+    size = 40  # big enough for three stride-2, dilation-2 layers to leave an output
+    rf = minidl.receptive_field(net, (1, 1, size, size), dtype=minidl.float64)
+    out_size = rf.rows[-1].output_shape[-1]
+    i = out_size // 2
+    lo = rf.start[0] + i * rf.jump[0] - (rf.size[0] - 1) / 2
+    hi = rf.start[0] + i * rf.jump[0] + (rf.size[0] - 1) / 2
+    assume(lo >= 0 and hi <= size - 1)
+    x = minidl.zeros(1, 1, size, size, dtype=minidl.float64).requires_grad_()
+    net(x)[0, 0, i, i].backward()
+    rows = np.nonzero(x.grad.numpy()[0, 0].any(axis=1))[0]
+    assert (rows.min(), rows.max()) == (lo, hi)
 
 
 def test_receptive_field_refuses_what_it_cannot_follow():

@@ -5,6 +5,7 @@ weight.shape[1] * kh * kw (``kaiming_uniform_(a=sqrt(5))``). For Conv2d that is 
 for ConvTranspose2d, whose weight is (in_channels, out_channels / groups, kh, kw), out_channels / groups * kh * kw.
 """
 import math
+import numbers
 
 from .. import empty
 from .. import functional as F
@@ -44,8 +45,9 @@ class _ConvNd(Module):
         super().__init__()
         layer = self._name
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
                 raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+        in_channels, out_channels, groups = int(in_channels), int(out_channels), int(groups)
         if in_channels % groups:
             raise ValueError(f"{layer}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if out_channels % groups:

@@ -1,4 +1,6 @@
 """Dropout layers: active in training mode, the identity in evaluation mode (``model.eval()``)."""
+import numbers
+
 from .. import functional as F
 from .module import Module
 
@@ -6,7 +8,7 @@ from .module import Module
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p!r}")
         self.p = p
         self.inplace = inplace

@@ -1,5 +1,6 @@
 """``Linear`` (a fully connected layer, y = x W^T + b) and ``Identity``."""
 import math
+import numbers
 
 from .. import empty
 from .. import functional as F
@@ -8,9 +9,9 @@ from .module import Module, Parameter
 
 
 def _positive_int(layer, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return value
+    return int(value)
 
 
 class Linear(Module):
@@ -24,8 +25,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
-        self.bias = Parameter(empty(out_features, dtype=dtype, device=device)) if bias else None
+        self.weight = Parameter(empty(self.out_features, self.in_features, dtype=dtype, device=device))
+        self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
