@@ -199,3 +199,22 @@ def test_gpu_is_deterministic(rng):
     w, b = np.ones(5, np.float32), np.zeros(5, np.float32)
     for first, second in zip(_run(x, g, w, b, True, "cuda"), _run(x, g, w, b, True, "cuda")):
         np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_matches_torch(training, rng):
+    torch = pytest.importorskip("torch")
+    x, g = rng.normal(1, 2, (4, 3, 2, 5)), rng.normal(size=(4, 3, 2, 5))
+    w, b = rng.normal(size=3), rng.normal(size=3)
+    rm, rv = rng.normal(size=3), rng.uniform(0.5, 2, 3)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    rmt, rvt = torch.tensor(rm), torch.tensor(rv)
+    yt = torch.nn.functional.batch_norm(xt, rmt, rvt, wt, bt, training=training, momentum=0.2, eps=1e-3)
+    yt.backward(torch.tensor(g))
+    xs, ws, bs = (minidl.Tensor(a, requires_grad=True) for a in (x, w, b))
+    rms, rvs = minidl.Tensor(rm.copy()), minidl.Tensor(rv.copy())
+    y = F.batch_norm(xs, rms, rvs, ws, bs, training=training, momentum=0.2, eps=1e-3)
+    y.backward(minidl.Tensor(g))
+    for got, want in [(y.data, yt.detach()), (xs.grad.data, xt.grad), (ws.grad.data, wt.grad),
+                      (bs.grad.data, bt.grad), (rms.data, rmt), (rvs.data, rvt)]:
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-12)

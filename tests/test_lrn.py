@@ -162,3 +162,18 @@ def test_gpu_is_deterministic(form, rng):
 def test_gpu_gradcheck(rng):
     x = minidl.Tensor(rng.normal(0, 1.5, (2, 5, 2, 2)), device="cuda", requires_grad=True)
     assert minidl.gradcheck(lambda t: F.local_response_norm(t, 4, 0.8, 0.75, 1.0), (x,))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+def test_matches_torch(size, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.normal(0, 3, (2, 7, 3, 4))
+    g = rng.normal(size=x.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.local_response_norm(xt, size, alpha=0.3, beta=0.75, k=1.5)
+    yt.backward(torch.tensor(g))
+    t = minidl.Tensor(x, requires_grad=True)
+    y = F.local_response_norm(t, size, alpha=0.3, beta=0.75, k=1.5)
+    y.backward(minidl.Tensor(g))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
