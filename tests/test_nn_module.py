@@ -93,6 +93,9 @@ def test_registration_errors():
         m.register_parameter("w", minidl.zeros(1))
     with pytest.raises(KeyError, match="contain '.'"):
         m.add_module("a.b", nn.ReLU())
+    m.register_buffer("taken", minidl.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'taken' already exists"):
+        m.add_module("taken", nn.ReLU())
     with pytest.raises(TypeError, match="buffer 'b'"):
         m.register_buffer("b", np.zeros(1))
     with pytest.raises(AttributeError, match="'Module' object has no attribute 'nothing'"):

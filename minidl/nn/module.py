@@ -123,7 +123,9 @@ class Module:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if name in self.__dict__ and name not in self._modules:
+        if name in self._parameters or name in self._buffers or (
+            name in self.__dict__ and name not in self._modules
+        ):
             raise KeyError(f"attribute {name!r} already exists")
         self._modules[name] = module
 
