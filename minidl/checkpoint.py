@@ -171,7 +171,7 @@ def _what_it_looks_like(path):
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"PK\x03\x04"):
-        return "it looks like a zip archive (torch.save's format, pickle inside), which minidl never unpickles"
+        return "it looks like a zip archive (torch.save's format, a pickle inside), which minidl never loads"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "it looks like a pickle, which minidl never loads because unpickling can run code"
     if head.startswith(b"\x93NUMPY"):
@@ -203,9 +203,12 @@ def load(path, device=None):
         structure = json.loads(metadata[STRUCTURE_KEY]) if STRUCTURE_KEY in metadata else None
     except ValueError:
         raise CheckpointError(f"load: {path} has damaged minidl metadata (not valid JSON)") from None
-    damaged = sorted(name for name, crc in checksums.items() if name not in arrays or _crc(arrays[name]) != crc)
+    damaged = sorted(name for name, crc in checksums.items()
+                     if name not in arrays or _crc(arrays[name]) != crc)
     if damaged:
-        raise CheckpointError(f"load: {path} is damaged: the bytes of {', '.join(damaged)} fail their checksum")
+        raise CheckpointError(
+            f"load: {path} is damaged: the bytes of {', '.join(damaged)} fail their checksum"
+        )
     tensors = {name: Tensor._wrap(backend.to_device(a, device)) for name, a in arrays.items()}
     if structure is None:
         return tensors

@@ -253,7 +253,8 @@ def test_save_and_load_argument_errors(tmp_path):
 def test_torch_reads_what_minidl_writes_and_back(tmp_path):
     torch = pytest.importorskip("torch")
     st_torch = pytest.importorskip("safetensors.torch")
-    state = {"fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "fc.bias": np.array([1.0, 2.0], np.float32)}
+    state = {"fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3),
+             "fc.bias": np.array([1.0, 2.0], np.float32)}
     minidl.save(state, tmp_path / "m.safetensors")
     from_torch = st_torch.load_file(str(tmp_path / "m.safetensors"))
     assert sorted(from_torch) == sorted(state)

@@ -21,7 +21,7 @@ def param(values=(1.0, 2.0), dtype=np.float64):
 
 
 def run(opt_class, grads, values=(1.0, 2.0), **kw):
-    """Apply ``opt_class`` to a 2-element parameter for the given per-step gradients; values after each step."""
+    """Apply ``opt_class`` to a parameter for the given per-step gradients; its values after each step."""
     p = param(values)
     opt = opt_class([p], **kw)
     seen = []
@@ -155,7 +155,8 @@ grad_lists = st.lists(st.lists(floats, min_size=3, max_size=3), min_size=1, max_
 
 
 @given(grads=grad_lists, lr=st.floats(0, 1), momentum=st.sampled_from([0.0, 0.5, 0.9]),
-       dampening=st.sampled_from([0.0, 0.3]), weight_decay=st.sampled_from([0.0, 0.1]), nesterov=st.booleans())
+       dampening=st.sampled_from([0.0, 0.3]), weight_decay=st.sampled_from([0.0, 0.1]),
+       nesterov=st.booleans())
 def test_sgd_matches_loop_reference(grads, lr, momentum, dampening, weight_decay, nesterov):
     if nesterov and (momentum == 0 or dampening != 0):
         nesterov = False
@@ -251,7 +252,8 @@ def train(params, opt, steps):
 
 
 @pytest.mark.parametrize("make", [
-    lambda ps: SGD([{"params": ps[:1]}, {"params": ps[1:], "lr": 0.02}], lr=0.05, momentum=0.9, nesterov=True),
+    lambda ps: SGD([{"params": ps[:1]}, {"params": ps[1:], "lr": 0.02}], lr=0.05, momentum=0.9,
+                   nesterov=True),
     lambda ps: Adam(ps, lr=0.1, amsgrad=True, weight_decay=0.01),
     lambda ps: AdamW(ps, lr=0.1),
 ])
@@ -341,7 +343,8 @@ def test_wrong_types_raise_type_error():
 def test_gradient_of_the_wrong_shape_is_named():
     p = param()
     p.grad = minidl.Tensor(np.ones(3))
-    with pytest.raises(ValueError, match=r"SGD.step: a parameter of shape \(2,\) has a gradient of shape \(3,\)"):
+    message = r"SGD.step: a parameter of shape \(2,\) has a gradient of shape \(3,\)"
+    with pytest.raises(ValueError, match=message):
         SGD([p]).step()
 
 
@@ -363,7 +366,9 @@ def test_clip_grad_norm_scales_all_gradients_together():
     np.testing.assert_array_equal(old, [3.0, 4.0])
 
 
-@pytest.mark.parametrize("norm_type, expected", [(1, 19.0), (math.inf, 12.0), (3, (27 + 64 + 1728) ** (1 / 3))])
+@pytest.mark.parametrize("norm_type, expected", [
+    (1, 19.0), (math.inf, 12.0), (3, (27 + 64 + 1728) ** (1 / 3)),
+])
 def test_clip_grad_norm_other_norms(norm_type, expected):
     a, b = grads_34_12()
     total = clip_utils.clip_grad_norm_(iter([a, b]), max_norm=100.0, norm_type=norm_type)
@@ -412,7 +417,8 @@ def test_gpu_matches_cpu(opt_class, kw):
 
     cpu, _ = trajectory("cpu")
     gpu, opt = trajectory("cuda")
-    assert all(isinstance(v.data, cupy.ndarray) for v in opt.state[gpu].values() if isinstance(v, minidl.Tensor))
+    buffers = [v for v in opt.state[gpu].values() if isinstance(v, minidl.Tensor)]
+    assert buffers and all(isinstance(v.data, cupy.ndarray) for v in buffers)
     np.testing.assert_allclose(gpu.numpy(), cpu.data, rtol=1e-5, atol=1e-6)
     again, _ = trajectory("cuda")
     np.testing.assert_array_equal(again.numpy(), gpu.numpy())

@@ -50,11 +50,14 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         norms.append(backend.to_device(norm, device))
     xp = backend.get_array_module(norms[0])
     norms = xp.stack(norms)
-    total = xp.asarray(norms.max() if norm_type == math.inf else (norms ** norm_type).sum() ** (1.0 / norm_type))
+    if norm_type == math.inf:
+        total = xp.asarray(norms.max())
+    else:
+        total = xp.asarray((norms ** norm_type).sum() ** (1.0 / norm_type))
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}, so they "
-            "cannot be clipped; set error_if_nonfinite=False to scale them by it anyway"
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}, "
+            "so they cannot be clipped; set error_if_nonfinite=False to scale them by it anyway"
         )
     coef = max_norm / (total + 1e-6)
     # A coefficient of 1 would leave the gradients as they are: skip the copies (a NaN one still scales).

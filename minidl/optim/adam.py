@@ -7,10 +7,12 @@ from .optimizer import Optimizer, check_non_negative
 
 
 class Adam(Optimizer):
-    r"""Adam with PyTorch's update. At step :math:`t` (from 1), for a parameter :math:`\theta` with gradient :math:`g`:
+    r"""Adam with PyTorch's update. At step :math:`t` (from 1), for a parameter :math:`\theta` with
+    gradient :math:`g`:
 
     .. math::
-        g &\leftarrow g + \lambda\theta \quad\text{(weight\_decay, L2 form; AdamW decays } \theta \text{ instead)}\\
+        g &\leftarrow g + \lambda\theta
+            \quad\text{(weight\_decay, L2 form; AdamW decays } \theta \text{ instead)}\\
         m &\leftarrow \beta_1 m + (1-\beta_1) g \qquad v \leftarrow \beta_2 v + (1-\beta_2) g^2\\
         \hat v &= \max(\hat v_{t-1}, v) \text{ with amsgrad, else } v\\
         \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,
@@ -25,7 +27,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False):
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     def _check(self, group):
@@ -75,8 +78,9 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    r"""Adam with decoupled weight decay: before the Adam step, :math:`\theta \leftarrow \theta(1 - \eta\lambda)`,
-    and the gradient itself is not changed. Default ``weight_decay=1e-2`` as in PyTorch."""
+    r"""Adam with decoupled weight decay: before the Adam step,
+    :math:`\theta \leftarrow \theta(1 - \eta\lambda)`, and the gradient itself is not changed.
+    Default ``weight_decay=1e-2`` as in PyTorch."""
 
     _decoupled_weight_decay = True
 

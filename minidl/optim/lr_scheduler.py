@@ -45,8 +45,8 @@ class LRScheduler:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise ValueError(
-                        f"{name}: resuming at last_epoch={last_epoch} needs 'initial_lr' in param_groups[{i}] "
-                        "(load the optimiser's state dict first)"
+                        f"{name}: resuming at last_epoch={last_epoch} needs 'initial_lr' in "
+                        f"param_groups[{i}] (load the optimiser's state dict first)"
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
@@ -164,7 +164,8 @@ class CosineAnnealingLR(LRScheduler):
             return [group["lr"] for group in groups]
         if self._step_count == 1 and t > 0:
             # Resumed at last_epoch > 0: there is no previous step to build on, so use the closed form.
-            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / period)) / 2 for base in self.base_lrs]
+            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / period)) / 2
+                    for base in self.base_lrs]
         if (t - 1 - period) % (2 * period) == 0:
             # The ratio form divides by zero at the trough; step up from it explicitly.
             return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / period)) / 2
@@ -220,11 +221,13 @@ class SequentialLR(LRScheduler):
         for i, scheduler in enumerate(schedulers):
             if isinstance(scheduler, ReduceLROnPlateau) or not isinstance(scheduler, LRScheduler):
                 raise TypeError(
-                    f"SequentialLR: schedulers[{i}] is a {type(scheduler).__name__}; expected an epoch-driven "
-                    "LRScheduler (not ReduceLROnPlateau)"
+                    f"SequentialLR: schedulers[{i}] is a {type(scheduler).__name__}; expected an "
+                    "epoch-driven LRScheduler (not ReduceLROnPlateau)"
                 )
             if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] acts on a different optimiser than the one given")
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] acts on a different optimiser than the one given"
+                )
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
@@ -261,7 +264,8 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self):
-        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")})
+        own = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state = copy.deepcopy(own)
         state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
         return state
 
@@ -319,14 +323,17 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode should be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode should be 'rel' or 'abs', got {threshold_mode!r}")
+            raise ValueError(
+                f"ReduceLROnPlateau: threshold_mode should be 'rel' or 'abs', got {threshold_mode!r}"
+            )
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
         self.mode_worse = math.inf if mode == "min" else -math.inf
 
     def is_better(self, a, best):
+        relative = self.threshold_mode == "rel"
         if self.mode == "min":
-            return a < (best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
-        return a > (best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+            return a < (best * (1 - self.threshold) if relative else best - self.threshold)
+        return a > (best * (1 + self.threshold) if relative else best + self.threshold)
 
     @property
     def in_cooldown(self):

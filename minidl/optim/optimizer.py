@@ -74,7 +74,9 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: can only optimise Tensors, got {type(p).__name__}")
             if p.dtype.kind != "f":
-                raise TypeError(f"{name}: can only optimise floating-point tensors, got one of dtype {p.dtype}")
+                raise TypeError(
+                    f"{name}: can only optimise floating-point tensors, got one of dtype {p.dtype}"
+                )
             if not p.is_leaf:
                 raise ValueError(
                     f"{name}: can't optimise a non-leaf tensor (one computed from others); "
@@ -103,7 +105,7 @@ class Optimizer:
                     p.grad = Tensor._wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient; ``closure`` re-evaluates and returns the loss."""
+        """Update every parameter that has a gradient; ``closure`` re-evaluates and returns the loss."""
         loss = None
         if closure is not None:
             with autograd.enable_grad():
@@ -217,7 +219,7 @@ def _refuse_set(name, params):
 
 
 def check_non_negative(name, what, value):
-    """Raise naming the optimiser ``name`` unless ``value`` is a number >= 0 (for the optimisers' ``_check``)."""
+    """Raise naming the optimiser ``name`` unless ``value`` is a number >= 0 (for ``_check``)."""
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {what} should be a number, got {type(value).__name__}")
     if not value >= 0:

@@ -7,19 +7,20 @@ class SGD(Optimizer):
     r"""SGD with PyTorch's update. For each parameter :math:`\theta` with gradient :math:`g`:
 
     .. math::
-        g &\leftarrow g + \lambda\theta                       && \text{(weight\_decay } \lambda)\\
+        g &\leftarrow g + \lambda\theta                && \text{(weight\_decay } \lambda)\\
         b &\leftarrow g \text{ at the first step, then } \mu b + (1-\tau) g
-                                                              && \text{(momentum } \mu, \text{dampening } \tau)\\
+                                                       && \text{(momentum } \mu, \text{dampening } \tau)\\
         g &\leftarrow g + \mu b \text{ (nesterov) or } b \\
-        \theta &\leftarrow \theta - \eta g                    && \text{(lr } \eta)
+        \theta &\leftarrow \theta - \eta g             && \text{(lr } \eta)
 
     With ``maximize=True`` the gradient's sign is flipped first (gradient ascent). The buffer ``b``
-    lives in ``state[p]['momentum_buffer']``, on the parameter's device. Note the velocity form used
-    by PyTorch (and Caffe): the learning rate multiplies the whole buffer, so changing ``lr`` mid-run
-    takes effect at once instead of through the buffer.
+    lives in ``state[p]['momentum_buffer']``, on the parameter's device. Sutskever et al. and Caffe
+    fold the learning rate into the buffer (:math:`v \leftarrow \mu v + \eta g`); PyTorch, and so
+    minidl, multiplies the whole buffer by it, so a change of ``lr`` takes effect at once.
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
@@ -35,7 +36,8 @@ class SGD(Optimizer):
             )
 
     def _update(self, p, grad, group):
-        lr, momentum, weight_decay = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        weight_decay = float(group["weight_decay"])
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
