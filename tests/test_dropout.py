@@ -91,7 +91,8 @@ def test_dropout2d_zeroes_whole_channels(shape):
 def test_bad_input_errors():
     x = minidl.zeros(2, 3, 4, 4)
     for p in (-0.1, 1.5):
-        with pytest.raises(ValueError, match=f"dropout: dropout probability p has to be between 0 and 1, got {p}"):
+        message = f"dropout: dropout probability p has to be between 0 and 1, got {p}"
+        with pytest.raises(ValueError, match=message):
             F.dropout(x, p)
         with pytest.raises(ValueError, match="dropout2d: dropout probability p"):
             F.dropout2d(x, p)
