@@ -26,7 +26,9 @@ ops; they work on chunks of the batch so that the column matrix stays within the
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .im2col import Geometry, batch_chunks, col2im, get_im2col_budget, im2col, set_im2col_budget  # noqa: F401
+from .im2col import (  # noqa: F401
+    Geometry, batch_chunks, col2im, column_buffer, get_im2col_budget, im2col, set_im2col_budget,
+)
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -71,26 +73,40 @@ def correlate_adjoint(y, w, g, groups, n, c):
         return x
     for a, b in batch_chunks(n, _column_bytes(c, g, y.dtype.itemsize)):
         yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * g.out_pixels)
-        cols = xp.matmul(wt, yt).reshape(c * g.taps, (b - a) * g.out_pixels)
-        col2im(cols, g, b - a, c, out=x[a:b])
+        cols = column_buffer((groups, wt.shape[1], yt.shape[2]), y.dtype, xp)
+        xp.matmul(wt, yt, out=cols)
+        col2im(cols.reshape(c * g.taps, (b - a) * g.out_pixels), g, b - a, c, out=x[a:b])
     return x
 
 
 def correlate_weight_grad(x, y, g, groups, w_shape):
     """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
+    return _correlate_with_weight_grad(x, None, y, g, groups, w_shape)[1]
+
+
+def _correlate_with_weight_grad(x, w, y, g, groups, w_shape):
+    """(correlate(x, w) or None when w is None, correlate_weight_grad(x, y)) from one im2col of x.
+
+    conv_transpose2d's backward needs both products of im2col(grad); building the columns once
+    halves its memory traffic.
+    """
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
-    c_out = y.shape[1]
+    c_y = y.shape[1]
+    out = None if w is None else xp.empty((n, w.shape[0], g.oh, g.ow), dtype=x.dtype)
     dw = None
     for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
         cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
-        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * g.out_pixels)
+        if w is not None:
+            product = xp.matmul(_grouped(w, groups), cols)
+            out[a:b] = product.reshape(w.shape[0], b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
+        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_y // groups, (b - a) * g.out_pixels)
         part = xp.matmul(yt, cols.transpose(0, 2, 1))
         if dw is None:
             dw = part
         else:
             dw += part
-    return dw.reshape(w_shape)
+    return out, dw.reshape(w_shape)
 
 
 class Conv2dOp(Function):
@@ -124,10 +140,11 @@ class ConvTranspose2dOp(Function):
     def backward(self, grad):
         x, weight, g, groups = self.x, self.weight, self.g, self.groups
         dx = dw = db = None
-        if self.needs_input_grad[0]:
+        need_dx, need_dw = self.needs_input_grad[:2]
+        if need_dw:
+            dx, dw = _correlate_with_weight_grad(grad, weight if need_dx else None, x, g, groups, weight.shape)
+        elif need_dx:
             dx = correlate(grad, weight, g, groups)
-        if self.needs_input_grad[1]:
-            dw = correlate_weight_grad(grad, x, g, groups, weight.shape)
         if self.needs_input_grad[2]:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db

@@ -24,6 +24,8 @@ the sums need no atomics and are identical run to run).
 Memory: a column matrix is kh * kw times larger than its input, so the callers work on chunks of the
 batch holding at most ``get_im2col_budget()`` bytes of columns (see ``batch_chunks``).
 """
+import threading
+
 import numpy as np
 
 from .. import backend
@@ -38,15 +40,38 @@ def set_im2col_budget(nbytes):
 
     The batch is split into chunks of ``max(1, nbytes // bytes_per_sample)`` samples, so a single
     sample whose columns exceed the budget is still processed (the budget cannot go below one sample).
+    It also frees this thread's cached column buffer, which may have grown to the old budget.
     """
     global _budget
     if not isinstance(nbytes, (int, np.integer)) or isinstance(nbytes, bool) or nbytes < 1:
         raise ValueError(f"set_im2col_budget: expected a positive number of bytes, got {nbytes!r}")
     _budget = int(nbytes)
+    _workspace.buffer = None
 
 
 def get_im2col_budget():
     return _budget
+
+
+_workspace = threading.local()
+
+
+def column_buffer(shape, dtype, xp=np):
+    """An uninitialised array for a column matrix, valid until the next call in this thread.
+
+    On the CPU a fresh multi-megabyte array costs as much in page faults as filling it does, so the
+    columns of successive convolutions reuse one buffer per thread (grown to the largest chunk seen,
+    which the im2col budget bounds). CuPy's memory pool already recycles device memory.
+    """
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = getattr(_workspace, "buffer", None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        _workspace.buffer = buffer
+    return buffer[:nbytes].view(dtype).reshape(shape)
 
 
 def batch_chunks(batch, bytes_per_sample, budget=None):
@@ -99,7 +124,10 @@ class Geometry:
 
 
 def im2col(x, g):
-    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``g``."""
+    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``g``.
+
+    On the CPU they live in the shared ``column_buffer``: use them before the next im2col.
+    """
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     if xp is not np:
@@ -110,7 +138,7 @@ def im2col(x, g):
         padded = np.zeros((c, n, hp, wp), dtype=x.dtype)
         padded[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = xt
         xt = padded
-    cols = np.empty((c, g.kh, g.kw, n, g.oh, g.ow), dtype=x.dtype)
+    cols = column_buffer((c, g.kh, g.kw, n, g.oh, g.ow), x.dtype)
     for i in range(g.kh):
         for j in range(g.kw):
             rows, columns = g.window_slices(i, j)
