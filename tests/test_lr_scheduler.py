@@ -232,3 +232,42 @@ def test_schedules_match_closed_forms(step_size, gamma, t_max, eta_min, epochs):
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make(optimizer())
+
+
+SCHEDULES = [
+    lambda m, o: m.StepLR(o, step_size=3, gamma=0.5),
+    lambda m, o: m.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
+    lambda m, o: m.ExponentialLR(o, gamma=0.9),
+    lambda m, o: m.CosineAnnealingLR(o, T_max=7, eta_min=1e-3),
+    lambda m, o: m.LinearLR(o),
+    lambda m, o: m.SequentialLR(o, [m.LinearLR(o, total_iters=3), m.CosineAnnealingLR(o, T_max=5)], [3]),
+]
+
+
+@pytest.mark.parametrize("make", SCHEDULES)
+def test_lr_sequences_match_torch(make):
+    torch = pytest.importorskip("torch")
+    groups = [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in BASES]
+    torch_opt = torch.optim.SGD(groups, lr=BASES[0])
+    torch_scheduler = make(torch.optim.lr_scheduler, torch_opt)
+    want = []
+    for _ in range(16):
+        want.append(torch_scheduler.get_last_lr())
+        torch_opt.step()
+        torch_scheduler.step()
+    opt = optimizer(BASES)
+    assert_rel(sequence(opt, make(sched, opt), 16), want, rel=1e-12)
+
+
+def test_reduce_lr_on_plateau_matches_torch():
+    torch = pytest.importorskip("torch")
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]
+    torch_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    torch_plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, factor=0.5, patience=1, cooldown=1)
+    want = []
+    for metric in metrics:
+        want.append(torch_opt.param_groups[0]["lr"])
+        torch_plateau.step(metric)
+    opt = optimizer()
+    plateau = sched.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1)
+    assert [lr for (lr,) in sequence(opt, plateau, len(metrics), metrics)] == want

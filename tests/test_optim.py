@@ -173,6 +173,25 @@ def test_adam_matches_loop_reference(grads, lr, betas, weight_decay, decoupled, 
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, kw", [
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)),
+    ("Adam", dict(lr=0.1, weight_decay=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.1, betas=(0.8, 0.9))),
+])
+def test_trajectories_match_torch(name, kw):
+    torch = pytest.importorskip("torch")
+    p = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    opt = getattr(torch.optim, name)([p], **kw)
+    want = []
+    for g in GRADS:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        want.append(p.detach().numpy().copy())
+    got = run(getattr(minidl.optim, name), GRADS, **kw)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-12, atol=1e-15)
+
+
 # ------------------------------------------------------------------ groups, grads, dtypes
 def test_param_groups_take_their_own_lr_and_the_defaults():
     w, b = param([1.0, 1.0]), param([0.0])
