@@ -167,9 +167,13 @@ def test_max_pool2d_ties_pick_first_index():
     _, idx = F.max_pool2d(x, 2, stride=1, return_indices=True)
     top_left = np.arange(3)[:, None] * 5 + np.arange(4)[None, :]
     np.testing.assert_array_equal(idx.numpy()[0, 0], top_left)
-    _, idx = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
-    # windows start in the padding: the first element inside the input wins
-    np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 1, 3], [5, 6, 8]])
+    # windows start in the padding: the first element inside the input wins, even when all are -inf
+    for fill in (1.0, -np.inf):
+        y, idx = F.max_pool2d(Tensor(np.full((1, 1, 4, 5), fill)), 3, stride=2, padding=1, return_indices=True)
+        np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 1, 3], [5, 6, 8]])
+        np.testing.assert_array_equal(y.numpy(), fill)
+    _, idx = F.adaptive_max_pool2d(Tensor(np.full((1, 1, 5, 4), -np.inf)), (3, 3), return_indices=True)
+    np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 1, 2], [4, 5, 6], [12, 13, 14]])
 
 
 def test_max_pool2d_overlapping_windows_sum_gradients():

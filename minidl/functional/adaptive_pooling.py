@@ -18,7 +18,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import _fmt
-from .pooling_common import as_batched, check_input, max_over_taps, scatter_argmax
+from .pooling_common import ArgmaxPool, check_input, max_over_taps
 
 
 def _bins(in_size, out_size):
@@ -76,21 +76,16 @@ def adaptive_avg_pool2d(x, output_size):
     return AdaptiveAvgPool2d.apply(x, out=_output_size(op, x, output_size))
 
 
-class AdaptiveMaxPool2d(Function):
-    def forward(self, x, out, return_indices):
-        x4, self.unbatched = as_batched(x)
-        self.x_shape = x.shape
-        self.out = out
-        if backend.is_gpu_array(x4):
-            y, index = self._forward_gpu(x4)
-        elif x4.shape[2] % out[0] == 0 and x4.shape[3] % out[1] == 0:
-            y, index = self._forward_tiled(x4)
-        else:
-            y, index = self._forward_cpu(x4)
-        self.index = index
-        if self.unbatched:
-            y, index = y[0], index[0]
-        return (y, index) if return_indices else y
+class AdaptiveMaxPool2d(ArgmaxPool):
+    kernel = "adaptive_max_pool2d"
+
+    def kernel_args(self, in_size):
+        return tuple(np.int32(v) for v in tuple(in_size) + self.out)
+
+    def forward_cpu(self, x4):
+        if x4.shape[2] % self.out[0] == 0 and x4.shape[3] % self.out[1] == 0:
+            return self._forward_tiled(x4)
+        return self._forward_overlapping(x4)
 
     def _forward_tiled(self, x4):
         """Bins that tile the input: one reduction over each bin's (bh * bw) elements."""
@@ -109,7 +104,7 @@ class AdaptiveMaxPool2d(Function):
         cols = np.arange(OW)[None, :] * bw + pos % bw
         return y, rows * W + cols
 
-    def _forward_cpu(self, x4):
+    def _forward_overlapping(self, x4):
         """Overlapping bins: a running max over offsets within the largest bin, masked per bin."""
         H, W = x4.shape[2:]
         row_start, row_end = _bins(H, self.out[0])
@@ -123,32 +118,10 @@ class AdaptiveMaxPool2d(Function):
                 for b in range(int((col_end - col_start).max())):
                     c = col_start + b
                     values = x4[:, :, rc[:, None], np.minimum(c, W - 1)[None, :]]
-                    yield values, r[:, None] * W + c[None, :], r_ok[:, None] & (c < col_end)[None, :]
+                    inside = r_ok[:, None] & (c < col_end)[None, :]
+                    yield np.where(inside, values, -np.inf).astype(x4.dtype, copy=False), r[:, None] * W + c[None, :]
 
-        return max_over_taps(taps())
-
-    def _forward_gpu(self, x4):
-        xp = backend.get_array_module(x4)
-        x4 = xp.ascontiguousarray(x4)
-        y = xp.empty(x4.shape[:2] + self.out, dtype=x4.dtype)
-        index = xp.empty(y.shape, dtype=xp.int64)
-        kernel_fn = backend.load_kernel("adaptive_max_pool2d", "adaptive_max_pool2d_forward", x4.dtype)
-        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size),
-                                           *(np.int32(v) for v in x4.shape[2:] + self.out)))
-        return y, index
-
-    def backward(self, grad, *unused_index_grad):
-        g4 = grad[None] if self.unbatched else grad
-        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
-        if backend.is_gpu_array(g4):
-            xp = backend.get_array_module(g4)
-            gx = xp.empty(in_shape, dtype=g4.dtype)
-            kernel_fn = backend.load_kernel("adaptive_max_pool2d", "adaptive_max_pool2d_backward", g4.dtype)
-            backend.launch(kernel_fn, gx.size, (xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
-                                                *(np.int32(v) for v in in_shape[2:] + self.out)))
-        else:
-            gx = scatter_argmax(g4, self.index, in_shape)
-        return gx.reshape(self.x_shape)
+        return max_over_taps(taps(), row_start[:, None] * W + col_start[None, :])
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):

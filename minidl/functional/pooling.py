@@ -16,7 +16,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
-from .pooling_common import as_batched, check_input, max_over_taps, scatter_argmax, window_geometry
+from .pooling_common import ArgmaxPool, as_batched, check_input, max_over_taps, window_geometry
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
@@ -39,6 +39,16 @@ def _window_slice(offset, stride, count):
     return slice(offset, offset + (count - 1) * stride + 1, stride)
 
 
+def _first_inside(starts, kernel, dilation, size):
+    """For windows starting at ``starts`` along an axis, the position of the first tap inside
+    [0, size), or -1 where every tap falls in the padding."""
+    first = np.full(starts.shape, -1)
+    for i in reversed(range(kernel)):
+        pos = starts + i * dilation
+        first = np.where((pos >= 0) & (pos < size), pos, first)
+    return first
+
+
 def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
     """The int32 size and window arguments of the pooling kernels, in their signature's order."""
     values = [*in_size, *out, *kernel, *stride, *padding]
@@ -47,23 +57,16 @@ def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
     return tuple(np.int32(v) for v in values)
 
 
-class MaxPool2d(Function):
-    def forward(self, x, kernel, stride, padding, dilation, out, return_indices):
-        x4, self.unbatched = as_batched(x)
-        self.x_shape = x.shape
-        self.geometry = (out, kernel, stride, padding, dilation)
-        if backend.is_gpu_array(x4):
-            y, index = self._forward_gpu(x4)
-        else:
-            y, index = self._forward_cpu(x4)
-        self.index = index
-        self.return_indices = return_indices
-        if self.unbatched:
-            y, index = y[0], index[0]
-        return (y, index) if return_indices else y
+class MaxPool2d(ArgmaxPool):
+    kernel = "max_pool2d"
 
-    def _forward_cpu(self, x4):
-        out, kernel, stride, padding, dilation = self.geometry
+    def kernel_args(self, in_size):
+        w = self.window
+        return _geometry_args(in_size, self.out, w["kernel"], w["stride"], w["padding"], w["dilation"])
+
+    def forward_cpu(self, x4):
+        out = self.out
+        kernel, stride, padding, dilation = (self.window[k] for k in ("kernel", "stride", "padding", "dilation"))
         H, W = x4.shape[2:]
         padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
         rows = np.arange(out[0]) * stride[0] - padding[0]
@@ -76,36 +79,13 @@ class MaxPool2d(Function):
                     c = cols + j * dilation[1]
                     values = padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
                                     _window_slice(j * dilation[1], stride[1], out[1])]
-                    valid = ((r >= 0) & (r < H))[:, None] & ((c >= 0) & (c < W))[None, :]
-                    yield values, r[:, None] * W + c[None, :], valid
+                    yield values, r[:, None] * W + c[None, :]
 
-        return max_over_taps(taps())
-
-    def _forward_gpu(self, x4):
-        out, kernel, stride, padding, dilation = self.geometry
-        xp = backend.get_array_module(x4)
-        x4 = xp.ascontiguousarray(x4)
-        y = xp.empty(x4.shape[:2] + out, dtype=x4.dtype)
-        index = xp.empty(y.shape, dtype=xp.int64)
-        kernel_fn = backend.load_kernel("max_pool2d", "max_pool2d_forward", x4.dtype)
-        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size),
-                                           *_geometry_args(x4.shape[2:], out, kernel, stride, padding, dilation)))
-        return y, index
-
-    def backward(self, grad, *unused_index_grad):
-        g4 = grad[None] if self.unbatched else grad
-        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
-        if backend.is_gpu_array(g4):
-            out, kernel, stride, padding, dilation = self.geometry
-            xp = backend.get_array_module(g4)
-            gx = xp.empty(in_shape, dtype=g4.dtype)
-            kernel_fn = backend.load_kernel("max_pool2d", "max_pool2d_backward", g4.dtype)
-            backend.launch(kernel_fn, gx.size, (
-                xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
-                *_geometry_args(gx.shape[2:], out, kernel, stride, padding, dilation)))
-        else:
-            gx = scatter_argmax(g4, self.index, in_shape)
-        return gx.reshape(self.x_shape)
+        first_row = _first_inside(rows, kernel[0], dilation[0], H)
+        first_col = _first_inside(cols, kernel[1], dilation[1], W)
+        first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
+                                first_row[:, None] * W + first_col[None, :], -1)
+        return max_over_taps(taps(), first_inside)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

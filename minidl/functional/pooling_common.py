@@ -6,6 +6,8 @@ plane, as int64.
 """
 import numpy as np
 
+from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor, _fmt
 
 
@@ -87,25 +89,28 @@ def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return kernel, stride, padding, dilation, out
 
 
-def max_over_taps(taps):
+def max_over_taps(taps, first_inside):
     """Running maximum over the taps of a window, and the flat input index where it was found.
 
-    Each tap is ``(values, flat, valid)``: the values at one window offset for every output
-    (N, C, OH, OW), their flat input indices (OH, OW), and whether that offset lies inside the input
-    (OH, OW). Taps come in increasing flat-index order. As in PyTorch, the first in-bounds element
-    is taken whatever its value (so an all ``-inf`` window still points into the input), later ones
-    only when strictly larger (ties: first index wins) or NaN (a NaN propagates, the last NaN wins).
-    A window with no element inside the input gives ``-inf`` and index -1.
+    Each tap is ``(values, flat)``: the values at one window offset for every output (N, C, OH, OW),
+    -inf where that offset falls outside the input, and their flat input indices (OH, OW). Taps come
+    in increasing flat-index order, so keeping the old maximum on ties keeps the first index, as in
+    PyTorch; a NaN always takes over, so NaN propagates (the last NaN wins, as PyTorch's scan).
+    ``first_inside`` (OH, OW) is each window's first element inside the input (-1 if none): PyTorch
+    points there when the maximum stays -inf, rather than at padding.
     """
-    best = index = None
-    for values, flat, valid in taps:
-        if best is None:
-            best = np.where(valid, values, -np.inf).astype(values.dtype)
-            index = np.broadcast_to(np.where(valid, flat, -1), best.shape).copy()
-            continue
-        take = valid & ((index < 0) | (values > best) | np.isnan(values))
-        best = np.where(take, values, best)
-        index = np.where(take, flat, index)
+    taps = iter(taps)
+    values, flat = next(taps)
+    best = values.copy()
+    index = np.broadcast_to(flat, best.shape).copy()
+    for values, flat in taps:
+        take = values > best
+        take |= np.isnan(values)
+        np.copyto(best, values, where=take)
+        np.copyto(index, flat, where=take)
+    stuck = best == -np.inf
+    if stuck.any():
+        index = np.where(stuck, first_inside, index)
     return best, index
 
 
@@ -127,3 +132,47 @@ def scatter_argmax(grad, index, in_shape):
 def as_batched(array):
     """``(array as NCHW, whether a batch axis was added)``: unbatched CHW input is pooled as N = 1."""
     return (array[None], True) if array.ndim == 3 else (array, False)
+
+
+class ArgmaxPool(Function):
+    """What max pooling ops share: unbatched input, the argmax kept for the backward, and the
+    backward routing each output gradient to its argmax (``scatter_argmax`` on the CPU, a gather
+    kernel on the GPU).
+
+    A subclass names its kernel file (``kernels/<kernel>.cu`` with ``<kernel>_forward`` and
+    ``<kernel>_backward``) and defines ``forward_cpu(x4) -> (y, index)`` and ``kernel_args(in_size)``,
+    the int32 arguments both kernels take after their arrays and element count.
+    """
+
+    kernel = None
+
+    def forward(self, x, out, return_indices, **window):
+        x4, self.unbatched = as_batched(x)
+        self.x_shape, self.out, self.window = x.shape, out, window
+        y, self.index = self._forward_gpu(x4) if backend.is_gpu_array(x4) else self.forward_cpu(x4)
+        index = self.index
+        if self.unbatched:
+            y, index = y[0], index[0]
+        return (y, index) if return_indices else y
+
+    def _forward_gpu(self, x4):
+        xp = backend.get_array_module(x4)
+        x4 = xp.ascontiguousarray(x4)
+        y = xp.empty(x4.shape[:2] + self.out, dtype=x4.dtype)
+        index = xp.empty(y.shape, dtype=xp.int64)
+        kernel_fn = backend.load_kernel(self.kernel, self.kernel + "_forward", x4.dtype)
+        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size), *self.kernel_args(x4.shape[2:])))
+        return y, index
+
+    def backward(self, grad, *unused_index_grad):
+        g4 = grad[None] if self.unbatched else grad
+        in_shape = (1,) + self.x_shape if self.unbatched else self.x_shape
+        if backend.is_gpu_array(g4):
+            xp = backend.get_array_module(g4)
+            gx = xp.empty(in_shape, dtype=g4.dtype)
+            kernel_fn = backend.load_kernel(self.kernel, self.kernel + "_backward", g4.dtype)
+            backend.launch(kernel_fn, gx.size, (xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
+                                                *self.kernel_args(in_shape[2:])))
+        else:
+            gx = scatter_argmax(g4, self.index, in_shape)
+        return gx.reshape(self.x_shape)
