@@ -150,7 +150,8 @@ def test_max_pool2d_matches_reference(window, ties, seed):
     assert idx.dtype == np.int64
     g = np.random.default_rng(seed + 1).standard_normal(ref_y.shape)
     y.backward(Tensor(g))
-    np.testing.assert_allclose(xt.grad.numpy(), ref_argmax_backward(g, ref_idx, shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), ref_argmax_backward(g, ref_idx, shape),
+                               rtol=1e-12, atol=1e-12)
 
 
 @given(windows(batched=False, extra=2), seeds)
@@ -169,7 +170,8 @@ def test_max_pool2d_ties_pick_first_index():
     np.testing.assert_array_equal(idx.numpy()[0, 0], top_left)
     # windows start in the padding: the first element inside the input wins, even when all are -inf
     for fill in (1.0, -np.inf):
-        y, idx = F.max_pool2d(Tensor(np.full((1, 1, 4, 5), fill)), 3, stride=2, padding=1, return_indices=True)
+        x = Tensor(np.full((1, 1, 4, 5), fill))
+        y, idx = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
         np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 1, 3], [5, 6, 8]])
         np.testing.assert_array_equal(y.numpy(), fill)
     _, idx = F.adaptive_max_pool2d(Tensor(np.full((1, 1, 5, 4), -np.inf)), (3, 3), return_indices=True)
@@ -261,7 +263,7 @@ def test_avg_pool2d_divisors_at_padding_and_ceil_overhang():
 # ---------------------------------------------------------------- adaptive pooling
 @st.composite
 def adaptive_cases(draw):
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    shape = tuple(draw(st.integers(1, n)) for n in (2, 2, 9, 9))
     out = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     return shape, out
 
@@ -277,7 +279,8 @@ def test_adaptive_max_pool2d_matches_reference(case, ties, seed):
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
     g = np.random.default_rng(seed + 1).standard_normal(ref_y.shape)
     y.backward(Tensor(g))
-    np.testing.assert_allclose(xt.grad.numpy(), ref_argmax_backward(g, ref_idx, shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), ref_argmax_backward(g, ref_idx, shape),
+                               rtol=1e-12, atol=1e-12)
 
 
 @given(adaptive_cases(), seeds)

@@ -36,10 +36,14 @@ def _output_size(op, x, output_size):
         v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in items
     )
     if not ok:
-        raise TypeError(f"{op}: output_size must be an int or a pair of ints (or None), got {output_size!r}")
+        raise TypeError(
+            f"{op}: output_size must be an int or a pair of ints (or None), got {output_size!r}"
+        )
     out = tuple(int(n) if v is None else int(v) for v, n in zip(items, x.shape[-2:]))
     if min(out) < 1:
-        raise ValueError(f"{op}: output_size must be at least 1, got {out} for input of shape {_fmt(x.shape)}")
+        raise ValueError(
+            f"{op}: output_size must be at least 1, got {out} for input of shape {_fmt(x.shape)}"
+        )
     return out
 
 
@@ -63,7 +67,9 @@ class AdaptiveAvgPool2d(Function):
 
 
 def adaptive_avg_pool2d(x, output_size):
-    """Average over adaptive bins: ``y[n, c, i, j] = mean of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]``.
+    """Average over adaptive bins::
+
+        y[n, c, i, j] = mean of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]
 
     Args:
         x: (N, C, H, W) or unbatched (C, H, W), floating point.
@@ -92,7 +98,8 @@ class AdaptiveMaxPool2d(ArgmaxPool):
         N, C, H, W = x4.shape
         (OH, OW) = self.out
         bh, bw = H // OH, W // OW
-        windows = x4.reshape(N, C, OH, bh, OW, bw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, OH, OW, bh * bw)
+        windows = x4.reshape(N, C, OH, bh, OW, bw).transpose(0, 1, 2, 4, 3, 5)
+        windows = windows.reshape(N, C, OH, OW, bh * bw)
         y = windows.max(axis=-1)
         pos = windows.argmax(axis=-1)
         nan = np.isnan(y)
@@ -119,13 +126,16 @@ class AdaptiveMaxPool2d(ArgmaxPool):
                     c = col_start + b
                     values = x4[:, :, rc[:, None], np.minimum(c, W - 1)[None, :]]
                     inside = r_ok[:, None] & (c < col_end)[None, :]
-                    yield np.where(inside, values, -np.inf).astype(x4.dtype, copy=False), r[:, None] * W + c[None, :]
+                    values = np.where(inside, values, -np.inf).astype(x4.dtype, copy=False)
+                    yield values, r[:, None] * W + c[None, :]
 
         return max_over_taps(taps(), row_start[:, None] * W + col_start[None, :])
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):
-    """Maximum over adaptive bins: ``y[n, c, i, j] = max of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]``.
+    """Maximum over adaptive bins::
+
+        y[n, c, i, j] = max of x[n, c, start_h(i):end_h(i), start_w(j):end_w(j)]
 
     Args:
         x: (N, C, H, W) or unbatched (C, H, W), floating point.
@@ -138,4 +148,5 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """
     op = "adaptive_max_pool2d"
     check_input(x, op)
-    return AdaptiveMaxPool2d.apply(x, out=_output_size(op, x, output_size), return_indices=bool(return_indices))
+    return AdaptiveMaxPool2d.apply(x, out=_output_size(op, x, output_size),
+                                   return_indices=bool(return_indices))

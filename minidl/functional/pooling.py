@@ -57,38 +57,42 @@ def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
     return tuple(np.int32(v) for v in values)
 
 
+def _max_pool_cpu(x4, out, kernel, stride, padding, dilation):
+    """(maximum, argmax) of every window, walking the window one kernel offset at a time over
+    strided slices of the input padded with -inf."""
+    H, W = x4.shape[2:]
+    padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
+    rows = np.arange(out[0]) * stride[0] - padding[0]
+    cols = np.arange(out[1]) * stride[1] - padding[1]
+
+    def taps():
+        for i in range(kernel[0]):
+            r = rows + i * dilation[0]
+            for j in range(kernel[1]):
+                c = cols + j * dilation[1]
+                values = padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
+                                _window_slice(j * dilation[1], stride[1], out[1])]
+                yield values, r[:, None] * W + c[None, :]
+
+    first_row = _first_inside(rows, kernel[0], dilation[0], H)
+    first_col = _first_inside(cols, kernel[1], dilation[1], W)
+    first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
+                            first_row[:, None] * W + first_col[None, :], -1)
+    return max_over_taps(taps(), first_inside)
+
+
 class MaxPool2d(ArgmaxPool):
     kernel = "max_pool2d"
 
-    def kernel_args(self, in_size):
-        w = self.window
-        return _geometry_args(in_size, self.out, w["kernel"], w["stride"], w["padding"], w["dilation"])
-
     def forward_cpu(self, x4):
-        out = self.out
-        kernel, stride, padding, dilation = (self.window[k] for k in ("kernel", "stride", "padding", "dilation"))
-        H, W = x4.shape[2:]
-        padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
-        rows = np.arange(out[0]) * stride[0] - padding[0]
-        cols = np.arange(out[1]) * stride[1] - padding[1]
+        return _max_pool_cpu(x4, self.out, **self.window)
 
-        def taps():
-            for i in range(kernel[0]):
-                r = rows + i * dilation[0]
-                for j in range(kernel[1]):
-                    c = cols + j * dilation[1]
-                    values = padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
-                                    _window_slice(j * dilation[1], stride[1], out[1])]
-                    yield values, r[:, None] * W + c[None, :]
-
-        first_row = _first_inside(rows, kernel[0], dilation[0], H)
-        first_col = _first_inside(cols, kernel[1], dilation[1], W)
-        first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
-                                first_row[:, None] * W + first_col[None, :], -1)
-        return max_over_taps(taps(), first_inside)
+    def kernel_args(self, in_size):
+        return _geometry_args(in_size, self.out, **self.window)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """2-D max pooling: each output is the largest input in its window.
 
         y[n, c, i, j] = max_{a < kh, b < kw}  x_pad[n, c, i*sh + a*dh, j*sw + b*dw]
@@ -96,7 +100,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     where ``x_pad`` is ``x`` padded by ``padding`` with -inf (padding never wins). Output size per
     axis (PyTorch's rule)::
 
-        out = floor((in + 2*padding - dilation*(kernel_size - 1) - 1 + (stride - 1 if ceil_mode)) / stride) + 1
+        out = floor((in + 2*padding - dilation*(kernel_size - 1) - 1 + (stride - 1 if ceil_mode))
+                    / stride) + 1
 
     and with ``ceil_mode``, ``out`` drops by one when the last window would start in the right
     padding, i.e. when ``(out - 1) * stride >= in + padding``.
@@ -153,7 +158,8 @@ class AvgPool2d(Function):
             y = np.zeros(x4.shape[:2] + out, dtype=x4.dtype)
             for i in range(kernel[0]):
                 for j in range(kernel[1]):
-                    y += padded[:, :, _window_slice(i, stride[0], out[0]), _window_slice(j, stride[1], out[1])]
+                    y += padded[:, :, _window_slice(i, stride[0], out[0]),
+                                _window_slice(j, stride[1], out[1])]
             y /= self._divisor(x4.shape[2:]).astype(x4.dtype)
         return y[0] if self.unbatched else y
 
@@ -187,7 +193,8 @@ class AvgPool2d(Function):
             gpad = np.zeros(in_shape[:2] + padded_size, dtype=g4.dtype)
             for i in range(kernel[0]):
                 for j in range(kernel[1]):
-                    gpad[:, :, _window_slice(i, stride[0], out[0]), _window_slice(j, stride[1], out[1])] += scaled
+                    gpad[:, :, _window_slice(i, stride[0], out[0]),
+                         _window_slice(j, stride[1], out[1])] += scaled
             H, W = in_shape[2:]
             gx = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
         return gx.reshape(self.x_shape)

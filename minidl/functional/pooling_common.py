@@ -33,7 +33,8 @@ def pair(value, name, op):
             items = items * 2
     else:
         items = (value, value)
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+    is_int = [isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items]
+    if len(items) != 2 or not all(is_int):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(int(v) for v in items)
 
@@ -161,7 +162,8 @@ class ArgmaxPool(Function):
         y = xp.empty(x4.shape[:2] + self.out, dtype=x4.dtype)
         index = xp.empty(y.shape, dtype=xp.int64)
         kernel_fn = backend.load_kernel(self.kernel, self.kernel + "_forward", x4.dtype)
-        backend.launch(kernel_fn, y.size, (x4, y, index, np.int64(y.size), *self.kernel_args(x4.shape[2:])))
+        backend.launch(kernel_fn, y.size, (
+            x4, y, index, np.int64(y.size), *self.kernel_args(x4.shape[2:])))
         return y, index
 
     def backward(self, grad, *unused_index_grad):
@@ -171,8 +173,8 @@ class ArgmaxPool(Function):
             xp = backend.get_array_module(g4)
             gx = xp.empty(in_shape, dtype=g4.dtype)
             kernel_fn = backend.load_kernel(self.kernel, self.kernel + "_backward", g4.dtype)
-            backend.launch(kernel_fn, gx.size, (xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size),
-                                                *self.kernel_args(in_shape[2:])))
+            backend.launch(kernel_fn, gx.size, (
+                xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size), *self.kernel_args(in_shape[2:])))
         else:
             gx = scatter_argmax(g4, self.index, in_shape)
         return gx.reshape(self.x_shape)
