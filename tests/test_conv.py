@@ -158,7 +158,8 @@ def test_unbatched_input(rng):
     wt = rng.standard_normal((2, 3, 2, 2))
     up = F.conv_transpose2d(t(x), t(wt), stride=2)
     assert up.shape == (3, 10, 8)
-    np.testing.assert_allclose(up.numpy(), naive_conv_transpose2d(x[None], wt, None, (2, 2), (0, 0), (0, 0), (1, 1), 1)[0])
+    expected = naive_conv_transpose2d(x[None], wt, None, (2, 2), (0, 0), (0, 0), (1, 1), 1)[0]
+    np.testing.assert_allclose(up.numpy(), expected)
 
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
@@ -211,15 +212,16 @@ def test_conv_transpose2d_gradcheck(case, rng):
     assert minidl.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **opts), (x, w, b))
 
 
-def test_output_padding_beyond_stride_with_dilation(rng):
-    # output_padding may reach dilation - 1 when dilation > stride; the extra row receives only bias
+@pytest.mark.parametrize("k", [1, 2])
+def test_output_padding_beyond_stride_with_dilation(k, rng):
+    # output_padding may reach dilation - 1 when dilation > stride; the extra rows receive only bias
     x = t(rng.standard_normal((1, 1, 3, 3)), True)
-    w = t(rng.standard_normal((1, 1, 2, 2)), True)
+    w = t(rng.standard_normal((1, 1, k, k)), True)
     opts = dict(stride=1, output_padding=2, dilation=3)
     out = F.conv_transpose2d(x, w, **opts)
-    assert out.shape == (1, 1, 8, 8)
-    np.testing.assert_allclose(out.numpy(), naive_conv_transpose2d(x.numpy(), w.numpy(), None, (1, 1), (0, 0),
-                                                                   (2, 2), (3, 3), 1))
+    assert out.shape == (1, 1, 2 + 3 * k, 2 + 3 * k)
+    expected = naive_conv_transpose2d(x.numpy(), w.numpy(), None, (1, 1), (0, 0), (2, 2), (3, 3), 1)
+    np.testing.assert_allclose(out.numpy(), expected)
     assert minidl.gradcheck(lambda x, w: F.conv_transpose2d(x, w, **opts), (x, w))
 
 
@@ -386,3 +388,19 @@ def test_gpu_chunked_equals_unchunked(tiny_budget):
     chunked = _run(fn, x, w, b, opts, "cuda")
     for a, c in zip(whole, chunked):
         assert _rel(a, c) <= 1e-5
+
+
+def test_matches_pytorch_when_installed(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 4, 9, 7))
+    w = rng.standard_normal((6, 2, 3, 2))
+    wt = rng.standard_normal((4, 3, 3, 4))
+    b = rng.standard_normal(6)
+    ours = F.conv2d(t(x), t(w), t(b), stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2).numpy()
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=(2, 1),
+                                        padding=(1, 2), dilation=(2, 1), groups=2).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+    ours = F.conv_transpose2d(t(x), t(wt), t(b), stride=2, padding=1, output_padding=1, groups=2).numpy()
+    theirs = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b), stride=2,
+                                                  padding=1, output_padding=1, groups=2).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)

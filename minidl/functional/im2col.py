@@ -106,9 +106,12 @@ class Geometry:
         return self.oh * self.ow
 
     def is_pointwise(self):
-        """A 1x1 kernel with stride 1 and no padding: the columns are the input itself."""
-        return (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) and not any(
-            (self.pt, self.pb, self.pl, self.pr)
+        """A 1x1 kernel with stride 1, no padding and no extra output rows (a transposed convolution's
+        output_padding): the columns are the input itself."""
+        return (
+            (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1)
+            and not any((self.pt, self.pb, self.pl, self.pr))
+            and (self.h, self.w) == (self.oh, self.ow)
         )
 
     def window_slices(self, i, j):
