@@ -67,8 +67,11 @@ def test_shuffle_seeded_repeatable_and_each_epoch_differs():
 
 def test_manual_seed_makes_default_generator_repeat():
     ds = TensorDataset(np.arange(30))
+    loader = DataLoader(ds, batch_size=30, shuffle=True)
     minidl.manual_seed(11)
-    first = next(iter(DataLoader(ds, batch_size=30, shuffle=True)))[0].data
+    first = next(iter(loader))[0].data
+    minidl.manual_seed(11)
+    np.testing.assert_array_equal(next(iter(loader))[0].data, first)
     minidl.manual_seed(11)
     np.testing.assert_array_equal(next(iter(DataLoader(ds, batch_size=30, shuffle=True)))[0].data, first)
 

@@ -146,10 +146,7 @@ class ArrayImageDataset(Dataset):
     def __getitem__(self, index):
         index = _check_index(type(self).__name__, index, len(self))
         image, target = self.data[index].copy(), int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        else:
-            image = image.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
+        image = self.transform(image) if self.transform is not None else to_chw_float(image)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
@@ -157,8 +154,14 @@ class ArrayImageDataset(Dataset):
     def get_batch(self, indices):
         """Images (N, C, H, W) float32 in [0, 1] and labels (N,) int64, as Tensors."""
         indices = np.asarray(indices, dtype=np.int64)
-        images = self.data[indices].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
-        return Tensor(np.ascontiguousarray(images)), Tensor(self.targets[indices])
+        return Tensor(to_chw_float(self.data[indices])), Tensor(self.targets[indices])
+
+
+def to_chw_float(images):
+    """HWC uint8 image(s), (..., H, W, C), to contiguous (..., C, H, W) float32 in [0, 1]."""
+    chw = np.moveaxis(images, -1, -3).astype(np.float32)
+    chw *= np.float32(1.0 / 255.0)
+    return np.ascontiguousarray(chw)
 
 
 def _split_lengths(lengths, n):

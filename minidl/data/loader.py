@@ -132,7 +132,9 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.num_workers = int(num_workers)
-        self.generator = resolve_generator(generator)
+        # An int seed gets the loader its own generator; None means minidl's global one, looked up at
+        # each epoch so that a later ``minidl.manual_seed`` still takes effect.
+        self._generator = None if generator is None else resolve_generator(generator)
         self.device = None if device is None else backend.canonical_device(device)
         self.pin_memory = pin_memory
 
@@ -145,6 +147,11 @@ class DataLoader:
         """True when batches are read with the dataset's ``get_batch`` instead of sample by sample."""
         return (self.collate_fn is None and bool(getattr(self.dataset, "batchable", False))
                 and callable(getattr(self.dataset, "get_batch", None)))
+
+    @property
+    def generator(self):
+        """The generator the epochs' orders and seeds are drawn from."""
+        return self._generator if self._generator is not None else resolve_generator(None)
 
     def state_dict(self):
         """The generator's state, so that a resumed run draws the same orders as an uninterrupted one."""

@@ -19,9 +19,8 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from .dataset import Dataset, _check_index
-
-IGNORE_INDEX = 255
+from .dataset import Dataset, _check_index, to_chw_float
+from .transforms import IGNORE_INDEX
 
 
 def _polygon_sd(x, y, sides, apothem, phase=0.0):
@@ -276,13 +275,13 @@ class Shapes(Dataset):
         image = self.data[index].copy()
         if self.mode == "classify":
             target = int(self.targets[index])
-            image = self.transform(image) if self.transform is not None else _chw(image)
+            image = self.transform(image) if self.transform is not None else to_chw_float(image)
         else:
             target = self.targets[index].astype(np.int64)
             if self.transform is not None:
                 image, target = self.transform(image, target)
             else:
-                image = _chw(image)
+                image = to_chw_float(image)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
@@ -290,13 +289,9 @@ class Shapes(Dataset):
     def get_batch(self, indices):
         """Images (N, 3, S, S) float32 in [0, 1] and labels (N,) or masks (N, S, S) int64, as Tensors."""
         indices = np.asarray(indices, dtype=np.int64)
-        images = self.data[indices].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
-        return Tensor(np.ascontiguousarray(images)), Tensor(self.targets[indices].astype(np.int64))
+        return Tensor(to_chw_float(self.data[indices])), Tensor(self.targets[indices].astype(np.int64))
 
     def __repr__(self):
         return (f"Shapes(n={self.n}, image_size={self.image_size}, mode={self.mode!r}, "
                 f"classes={self.classes}, seed={self.seed})")
 
-
-def _chw(image):
-    return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32) / np.float32(255.0)
