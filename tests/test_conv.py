@@ -212,6 +212,24 @@ def test_conv_transpose2d_gradcheck(case, rng):
     assert minidl.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **opts), (x, w, b))
 
 
+@given(transpose_cases())
+def test_drawn_cases_gradcheck(case):
+    # directional checks over drawn hyperparameters, for conv2d and conv_transpose2d alike
+    rng = np.random.default_rng(2)
+    groups, k = case["groups"], case["k"]
+    b = t(rng.standard_normal(case["co"]), True) if case["bias"] else None
+    x = t(rng.standard_normal((case["n"], case["c"], case["h"], case["w"])), True)
+    wt = t(rng.standard_normal((case["c"], case["co"] // groups) + k), True)
+    opts = dict(stride=case["stride"], padding=case["pad"], output_padding=case["op"], groups=groups,
+                dilation=case["dil"])
+    up = lambda x, w, b: F.conv_transpose2d(x, w, b, **opts)  # noqa: E731
+    assert minidl.gradcheck(up, (x, wt, b), mode="random")
+    y = t(up(x, wt, b).numpy(), True)
+    w = t(rng.standard_normal((case["c"], case["co"] // groups) + k), True)
+    opts = dict(stride=case["stride"], padding=case["pad"], dilation=case["dil"], groups=groups)
+    assert minidl.gradcheck(lambda y, w: F.conv2d(y, w, **opts), (y, w), mode="random")
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_output_padding_beyond_stride_with_dilation(k, rng):
     # output_padding may reach dilation - 1 when dilation > stride; the extra rows receive only bias
