@@ -6,6 +6,10 @@
 Each network module (``alexnet``, ``vgg``, ``googlenet``, ``resnet``, and ``fcn`` where present) holds a
 ``MODELS`` dict from name to builder; the registry is their union. Builders take ``num_classes`` and
 their own options (``width``, ``batch_norm``, ``small_input``, ``torchvision_compat``, ...).
+
+As in torchvision, ``nets.alexnet`` and ``nets.googlenet`` are the builder functions; their modules are
+reached with ``from nets.alexnet import ...``. ``nets.vgg`` and ``nets.resnet`` stay the modules (with
+``vgg(config)`` and ``resnet(depth)`` inside).
 """
 import importlib
 import importlib.util
@@ -13,14 +17,16 @@ import inspect
 
 from .alexnet import AlexNet, alexnet, alexnet_paper  # noqa: F401
 from .common import InputSpec, count_parameters, scale_channels  # noqa: F401
+from .convolutionalize import convolutionalize  # noqa: F401
+from .fcn import FCN, fcn8s, fcn16s, fcn32s, init_from_classifier, init_from_coarser  # noqa: F401
 from .googlenet import GoogLeNet, GoogLeNetLoss, GoogLeNetOutputs, googlenet, googlenet_loss  # noqa: F401
 from .resnet import (  # noqa: F401
-    BasicBlock, Bottleneck, ResNet, plain18, plain34, plain50, plain101, plain152, resnet, resnet18,
-    resnet34, resnet50, resnet101, resnet152,
+    BasicBlock, Bottleneck, ResNet, plain18, plain34, plain50, plain101, plain152, resnet18, resnet34,
+    resnet50, resnet101, resnet152,
 )
 from .vgg import (  # noqa: F401
-    CONFIGS as VGG_CONFIGS, VGG, make_layers, vgg, vgg11, vgg11_bn, vgg11_lrn, vgg13, vgg13_bn, vgg16,
-    vgg16_bn, vgg16_c, vgg16_c_bn, vgg19, vgg19_bn,
+    VGG, make_layers, vgg11, vgg11_bn, vgg11_lrn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg16_c, vgg16_c_bn,
+    vgg19, vgg19_bn,
 )
 
 NETWORK_MODULES = ("alexnet", "vgg", "googlenet", "resnet", "fcn")
