@@ -117,19 +117,21 @@ class AdaptiveMaxPool2d(ArgmaxPool):
         row_start, row_end = _bins(H, self.out[0])
         col_start, col_end = _bins(W, self.out[1])
 
-        def taps():
-            for a in range(int((row_end - row_start).max())):
-                r = row_start + a
-                r_ok = r < row_end
-                rc = np.minimum(r, H - 1)
-                for b in range(int((col_end - col_start).max())):
-                    c = col_start + b
-                    values = x4[:, :, rc[:, None], np.minimum(c, W - 1)[None, :]]
-                    inside = r_ok[:, None] & (c < col_end)[None, :]
-                    values = np.where(inside, values, -np.inf).astype(x4.dtype, copy=False)
-                    yield values, r[:, None] * W + c[None, :]
+        bin_h, bin_w = int((row_end - row_start).max()), int((col_end - col_start).max())
+        taps = []
+        for a in range(bin_h):
+            r = row_start + a
+            for b in range(bin_w):
+                c = col_start + b
+                values = x4[:, :, np.minimum(r, H - 1)[:, None], np.minimum(c, W - 1)[None, :]]
+                inside = (r < row_end)[:, None] & (c < col_end)[None, :]
+                taps.append(np.where(inside, values, -np.inf).astype(x4.dtype, copy=False))
 
-        return max_over_taps(taps(), row_start[:, None] * W + col_start[None, :])
+        def flat_of(tap):
+            a, b = np.divmod(tap, bin_w)
+            return (row_start[:, None] + a) * W + col_start[None, :] + b
+
+        return max_over_taps(taps, flat_of, row_start[:, None] * W + col_start[None, :])
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):

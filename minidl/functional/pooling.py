@@ -65,20 +65,21 @@ def _max_pool_cpu(x4, out, kernel, stride, padding, dilation):
     rows = np.arange(out[0]) * stride[0] - padding[0]
     cols = np.arange(out[1]) * stride[1] - padding[1]
 
-    def taps():
-        for i in range(kernel[0]):
-            r = rows + i * dilation[0]
-            for j in range(kernel[1]):
-                c = cols + j * dilation[1]
-                values = padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
-                                _window_slice(j * dilation[1], stride[1], out[1])]
-                yield values, r[:, None] * W + c[None, :]
+    taps = [
+        padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
+               _window_slice(j * dilation[1], stride[1], out[1])]
+        for i in range(kernel[0]) for j in range(kernel[1])
+    ]
+
+    def flat_of(tap):
+        i, j = np.divmod(tap, kernel[1])
+        return (rows[:, None] + i * dilation[0]) * W + cols[None, :] + j * dilation[1]
 
     first_row = _first_inside(rows, kernel[0], dilation[0], H)
     first_col = _first_inside(cols, kernel[1], dilation[1], W)
     first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
                             first_row[:, None] * W + first_col[None, :], -1)
-    return max_over_taps(taps(), first_inside)
+    return max_over_taps(taps, flat_of, first_inside)
 
 
 class MaxPool2d(ArgmaxPool):

@@ -90,25 +90,30 @@ def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return kernel, stride, padding, dilation, out
 
 
-def max_over_taps(taps, first_inside):
-    """Running maximum over the taps of a window, and the flat input index where it was found.
+def max_over_taps(taps, flat_of, first_inside):
+    """Maximum over the taps of a window, and the flat input index where it was found.
 
-    Each tap is ``(values, flat)``: the values at one window offset for every output (N, C, OH, OW),
-    -inf where that offset falls outside the input, and their flat input indices (OH, OW). Taps come
-    in increasing flat-index order, so keeping the old maximum on ties keeps the first index, as in
-    PyTorch; a NaN always takes over, so NaN propagates (the last NaN wins, as PyTorch's scan).
-    ``first_inside`` (OH, OW) is each window's first element inside the input (-1 if none): PyTorch
-    points there when the maximum stays -inf, rather than at padding.
+    ``taps`` lists the values at each window offset for every output (N, C, OH, OW), -inf where the
+    offset falls outside the input, in increasing flat-index order; ``flat_of(t)`` maps tap numbers
+    to flat input indices; ``first_inside`` (OH, OW) is each window's first element inside the
+    input (-1 if none).
+
+    The maximum is a running ``maximum`` (which propagates NaN). Its tap is then found by equality,
+    scanning the taps backwards so that the first equal one wins, as PyTorch's ``>`` scan keeps the
+    first of tied maxima; in a window holding a NaN, the last NaN wins, again as PyTorch. Where the
+    maximum is -inf, PyTorch points at the window's first element inside the input, not at padding.
     """
-    taps = iter(taps)
-    values, flat = next(taps)
-    best = values.copy()
-    index = np.broadcast_to(flat, best.shape).copy()
-    for values, flat in taps:
-        take = values > best
-        take |= np.isnan(values)
-        np.copyto(best, values, where=take)
-        np.copyto(index, flat, where=take)
+    best = taps[0].copy()
+    for values in taps[1:]:
+        np.maximum(best, values, out=best)
+    which = np.zeros(best.shape, dtype=np.min_scalar_type(len(taps)))
+    for t in range(len(taps) - 1, -1, -1):
+        np.copyto(which, t, where=taps[t] == best)
+    nan = np.isnan(best)
+    if nan.any():
+        for t, values in enumerate(taps):
+            np.copyto(which, t, where=np.isnan(values))
+    index = flat_of(which.astype(np.int64))
     stuck = best == -np.inf
     if stuck.any():
         index = np.where(stuck, first_inside, index)
