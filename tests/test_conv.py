@@ -160,6 +160,9 @@ def test_unbatched_input(rng):
     assert up.shape == (3, 10, 8)
     expected = naive_conv_transpose2d(x[None], wt, None, (2, 2), (0, 0), (0, 0), (1, 1), 1)[0]
     np.testing.assert_allclose(up.numpy(), expected)
+    assert minidl.gradcheck(lambda x, w: F.conv2d(x, w, padding=1), (t(x, True), t(w, True)), mode="random")
+    assert minidl.gradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2), (t(x, True), t(wt, True)),
+                            mode="random")
 
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
