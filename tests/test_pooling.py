@@ -217,6 +217,14 @@ def test_output_sizes_known_cases(size, args, expected):
         assert F.avg_pool2d(x, **args).shape == (1, 1, expected, expected)
 
 
+def test_stride_defaults_to_kernel_size():
+    x = Tensor(np.random.default_rng(0).standard_normal((1, 2, 7, 9)))
+    for op in (F.max_pool2d, F.avg_pool2d):
+        expected = op(x, (2, 3), (2, 3)).numpy()
+        np.testing.assert_array_equal(op(x, (2, 3)).numpy(), expected)
+        np.testing.assert_array_equal(op(x, (2, 3), stride=[]).numpy(), expected)
+
+
 def test_unbatched_input_and_float32():
     x = np.random.default_rng(0).standard_normal((3, 6, 5)).astype(np.float32)
     for op in (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: F.avg_pool2d(t, 2, ceil_mode=True),

@@ -57,9 +57,10 @@ def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the window's hyperparameters against PyTorch's rules; return them as pairs and the
     output size ``(OH, OW)``."""
     kernel = pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else pair(
-        stride, "stride", op
-    )
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    else:
+        stride = pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
     dilation = pair(dilation, "dilation", op)
     for name, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
