@@ -88,7 +88,14 @@ def _transforms(kind, image_size, augment, train):
     if not steps and kind == "shapes":
         return None
     steps.append(T.ToTensor())
+    if kind in ("mnist", "fashion-mnist"):
+        steps.append(three_channels)
     return T.Compose(steps)
+
+
+def three_channels(chw):
+    """Grayscale images repeated into RGB, so every network's 3-channel first layer takes them."""
+    return np.repeat(chw, 3, axis=0) if chw.shape[0] == 1 else chw
 
 
 def build_datasets(args, kind, image_size):
