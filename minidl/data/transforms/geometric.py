@@ -55,7 +55,8 @@ class Resize(Transform):
     """Resize to ``size``: an int matches the shorter side (keeping the aspect ratio), ``(h, w)`` is exact.
 
     As torchvision: with an int ``size`` the longer side becomes ``int(size * long / short)``, then is
-    capped at ``max_size`` (scaling both sides down) when given. Pillow does the resampling.
+    capped at ``max_size`` (scaling both sides down) when given. Pillow does the resampling, and always
+    antialiases when shrinking (``antialias`` is accepted for torchvision's signature).
     """
 
     def __init__(self, size, interpolation="bilinear", max_size=None, antialias=True):
