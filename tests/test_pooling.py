@@ -225,17 +225,18 @@ def test_stride_defaults_to_kernel_size():
         np.testing.assert_array_equal(op(x, (2, 3), stride=[]).numpy(), expected)
 
 
-def test_unbatched_input_and_float32():
-    x = np.random.default_rng(0).standard_normal((3, 6, 5)).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_unbatched_input_and_dtypes(dtype):
+    x = np.random.default_rng(0).standard_normal((3, 6, 5)).astype(dtype)
     for op in (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: F.avg_pool2d(t, 2, ceil_mode=True),
                lambda t: F.adaptive_max_pool2d(t, (2, 3)), lambda t: F.adaptive_avg_pool2d(t, 4)):
         xt = Tensor(x, requires_grad=True)
         y = op(xt)
         batched = op(Tensor(x[None]))
-        assert y.dtype == np.float32 and y.shape == batched.shape[1:]
+        assert y.dtype == dtype and y.shape == batched.shape[1:]
         np.testing.assert_array_equal(y.numpy(), batched.numpy()[0])
         y.sum().backward()
-        assert xt.grad.shape == x.shape and xt.grad.dtype == np.float32
+        assert xt.grad.shape == x.shape and xt.grad.dtype == dtype
     _, idx = F.max_pool2d(Tensor(x), 2, return_indices=True)
     assert idx.shape == (3, 3, 2)
 
@@ -412,6 +413,19 @@ def test_gpu_indices_float64_and_unbatched():
         gpu = _run(op, x[0], g, "cuda")
         for a, b in zip(cpu, gpu):
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, op", gpu_cases)
+def test_gpu_float16_matches_cpu(name, op):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 13, 14)).astype(np.float16)
+    g = rng.standard_normal(op(Tensor(x)).shape).astype(np.float16)
+    y_cpu, gx_cpu = _run(op, x.astype(np.float32), g.astype(np.float32), "cpu")
+    y_gpu, gx_gpu = _run(op, x, g, "cuda")
+    assert y_gpu.dtype == np.float16 and gx_gpu.dtype == np.float16
+    np.testing.assert_allclose(y_gpu.astype(np.float32), y_cpu, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(gx_gpu.astype(np.float32), gx_cpu, rtol=2e-3, atol=4e-3)
 
 
 @pytest.mark.gpu

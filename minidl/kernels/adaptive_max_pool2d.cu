@@ -1,3 +1,4 @@
+// dtypes: float16 float32 float64
 // Adaptive max pooling of NCHW planes: output bin i of an axis with n inputs and o outputs covers
 // inputs [floor(i * n / o), ceil((i + 1) * n / o)). Input h lies in the bins
 // [floor(h * o / n), ceil((h + 1) * o / n)): the same two formulas with n and o swapped, which is

@@ -1,3 +1,4 @@
+// dtypes: float16 float32 float64
 // Average pooling of NCHW planes over a (kh x kw) window with stride and zero padding.
 // The divisor follows PyTorch: the window clipped to the padded input (count_include_pad), or to
 // the input itself, or divisor_override when it is not 0. The backward runs one thread per input

@@ -1,3 +1,4 @@
+// dtypes: float16 float32 float64
 // Max pooling of NCHW planes over a (kh x kw) window with stride, padding and dilation.
 // The forward writes, per output, the maximum and its flat index h * W + w in the input plane
 // (PyTorch's `indices`). The backward runs one thread per input pixel and gathers the gradients of
