@@ -44,21 +44,47 @@ def _column_bytes(channels, g, itemsize):
 
 def correlate(x, w, g, groups):
     """conv2d without bias: x (N, C, H, W), w (C_out, C / groups, kh, kw) -> (N, C_out, OH, OW)."""
-    xp = backend.get_array_module(x)
-    n, c = x.shape[:2]
-    c_out = w.shape[0]
-    wg = _grouped(w, groups)
-    out = xp.empty((n, c_out, g.oh, g.ow), dtype=x.dtype)
     if g.is_pointwise():
         # the input already is the column matrix of each sample: one GEMM per sample, no copy
+        xp = backend.get_array_module(x)
+        n, c = x.shape[:2]
+        c_out = w.shape[0]
+        out = xp.empty((n, c_out, g.oh, g.ow), dtype=x.dtype)
         xs = x.reshape(n, groups, c // groups, g.out_pixels)
-        xp.matmul(wg, xs, out=out.reshape(n, groups, c_out // groups, g.out_pixels))
+        xp.matmul(_grouped(w, groups), xs, out=out.reshape(n, groups, c_out // groups, g.out_pixels))
         return out
+    return _column_products(x, g, groups, w=w)[0]
+
+
+def correlate_weight_grad(x, y, g, groups, w_shape):
+    """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
+    return _column_products(x, g, groups, y=y, w_shape=w_shape)[1]
+
+
+def _column_products(x, g, groups, w=None, y=None, w_shape=None):
+    """The products that read the columns of x, chunk by chunk: (correlate(x, w) if w is given,
+    correlate_weight_grad(x, y) if y is given).
+
+    conv_transpose2d's backward needs both from im2col(grad); building the columns once for the two
+    halves its memory traffic.
+    """
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    out = None if w is None else xp.empty((n, w.shape[0], g.oh, g.ow), dtype=x.dtype)
+    dw = None
     for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
         cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
-        product = xp.matmul(wg, cols)
-        out[a:b] = product.reshape(c_out, b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
-    return out
+        if w is not None:
+            product = xp.matmul(_grouped(w, groups), cols)
+            out[a:b] = product.reshape(w.shape[0], b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
+        if y is not None:
+            yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, y.shape[1] // groups, (b - a) * g.out_pixels)
+            part = xp.matmul(yt, cols.transpose(0, 2, 1))
+            if dw is None:
+                dw = part
+            else:
+                dw += part
+    return out, None if dw is None else dw.reshape(w_shape)
 
 
 def correlate_adjoint(y, w, g, groups, n, c):
@@ -77,36 +103,6 @@ def correlate_adjoint(y, w, g, groups, n, c):
         xp.matmul(wt, yt, out=cols)
         col2im(cols.reshape(c * g.taps, (b - a) * g.out_pixels), g, b - a, c, out=x[a:b])
     return x
-
-
-def correlate_weight_grad(x, y, g, groups, w_shape):
-    """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
-    return _correlate_with_weight_grad(x, None, y, g, groups, w_shape)[1]
-
-
-def _correlate_with_weight_grad(x, w, y, g, groups, w_shape):
-    """(correlate(x, w) or None when w is None, correlate_weight_grad(x, y)) from one im2col of x.
-
-    conv_transpose2d's backward needs both products of im2col(grad); building the columns once
-    halves its memory traffic.
-    """
-    xp = backend.get_array_module(x)
-    n, c = x.shape[:2]
-    c_y = y.shape[1]
-    out = None if w is None else xp.empty((n, w.shape[0], g.oh, g.ow), dtype=x.dtype)
-    dw = None
-    for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
-        cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
-        if w is not None:
-            product = xp.matmul(_grouped(w, groups), cols)
-            out[a:b] = product.reshape(w.shape[0], b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
-        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_y // groups, (b - a) * g.out_pixels)
-        part = xp.matmul(yt, cols.transpose(0, 2, 1))
-        if dw is None:
-            dw = part
-        else:
-            dw += part
-    return out, dw.reshape(w_shape)
 
 
 class Conv2dOp(Function):
@@ -142,7 +138,7 @@ class ConvTranspose2dOp(Function):
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
         if need_dw:
-            dx, dw = _correlate_with_weight_grad(grad, weight if need_dx else None, x, g, groups, weight.shape)
+            dx, dw = _column_products(grad, g, groups, w=weight if need_dx else None, y=x, w_shape=weight.shape)
         elif need_dx:
             dx = correlate(grad, weight, g, groups)
         if self.needs_input_grad[2]:
