@@ -1,0 +1,83 @@
+"""Every full-size network runs forward and backward on the GPU at batch 8, 224x224, and shrunk networks
+give the CPU's outputs there. Skipped without a CUDA device; step times are printed (run with -s)."""
+import time
+
+import numpy as np
+import pytest
+
+import minidl
+import nets
+
+FULL_SIZE = [
+    ("alexnet", {}),
+    ("alexnet_paper", {}),
+    ("vgg11", {}),
+    ("vgg11_bn", {}),
+    ("vgg11_lrn", {}),
+    ("vgg13", {}),
+    ("vgg16_c", {}),
+    ("vgg16", {}),
+    ("vgg16_bn", {}),
+    ("vgg19", {}),
+    ("googlenet", {}),
+    ("googlenet", {"torchvision_compat": True}),
+    ("resnet18", {}),
+    ("resnet34", {}),
+    ("resnet50", {}),
+    ("resnet101", {}),
+    ("resnet152", {}),
+    ("plain34", {}),
+]
+BATCH = 8
+TIMED_STEPS = 2
+
+
+def _synchronize():
+    minidl.backend.cupy_module().cuda.Device().synchronize()
+
+
+def _id(case):
+    name, options = case
+    return name + ("-compat" if options.get("torchvision_compat") else "")
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.parametrize("name, options", FULL_SIZE, ids=[_id(c) for c in FULL_SIZE])
+def test_full_size_forward_backward(name, options):
+    model = nets.create(name, **options).cuda().train()
+    x = minidl.randn(BATCH, 3, 224, 224, device="cuda")
+    y = minidl.tensor(np.arange(BATCH) * 97 % 1000, device="cuda")
+    times = []
+    # The first step compiles kernels and fills CuPy's memory pool; the ones after it are timed.
+    for _ in range(1 + TIMED_STEPS):
+        _synchronize()
+        start = time.perf_counter()
+        model.zero_grad()
+        loss = nets.googlenet_loss(model(x), y)
+        loss.backward()
+        _synchronize()
+        times.append(time.perf_counter() - start)
+    assert np.isfinite(loss.item())
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, pname
+        assert p.grad.shape == p.shape and p.grad.device == "cuda", pname
+    print(f"\nGPU step {_id((name, options))}: batch {BATCH}, 224x224, forward+backward "
+          f"{min(times[1:]) * 1000:.1f} ms (first step {times[0] * 1000:.0f} ms)")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, options", [
+    ("alexnet_paper", {"width": 0.25}),
+    ("vgg11_lrn", {"width": 0.25}),
+    ("googlenet", {"width": 0.25}),
+    ("googlenet", {"width": 0.25, "torchvision_compat": True}),
+    ("resnet50", {"width": 0.25}),
+])
+def test_gpu_matches_cpu(name, options):
+    model = nets.create(name, num_classes=10, **options).eval()
+    x = minidl.randn(2, 3, 96, 96)
+    with minidl.no_grad():
+        cpu = model(x).numpy()
+        gpu = model.cuda()(x.cuda()).numpy()
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4 * np.abs(cpu).max())
