@@ -26,8 +26,9 @@ Two layouts:
   parameters without the auxiliary classifiers (13,004,888 with), about 1.5 G multiply-adds at 224x224.
 
 Both use ceil-mode max-pools (as the Caffe model did, so 224 -> 112 -> 56 -> 28 -> 14 -> 7), global
-average pooling (adaptive, so larger inputs work), and average-pool the auxiliary inputs adaptively to
-4x4 (the paper's 5x5/3 average pool gives the same 4x4 at 224x224).
+average pooling (adaptive, so other sizes work: at least 31x31, or 15x15 with torchvision's 2x2 pool
+after 4e), and average-pool the auxiliary inputs adaptively to 4x4 (the paper's 5x5/3 average pool
+gives the same 4x4 at 224x224).
 """
 import collections
 

@@ -8,9 +8,10 @@ see a 5x5 window, three a 7x7 one, with fewer parameters (2 * 9 C^2 or 3 * 9 C^2
 
 The module layout is torchvision's, so ``state_dict`` keys match it: ``features`` is one Sequential of
 conv, [BatchNorm2d,] ReLU and MaxPool2d layers, ``avgpool`` pools adaptively to 7x7 (the identity at
-224x224), and ``classifier`` is Linear-ReLU-Dropout-Linear-ReLU-Dropout-Linear (indices 0, 3, 6 hold the
-weights). Initialisation is torchvision's: convolutions kaiming-normal (fan_out, ReLU gain) with zero
-bias, linears N(0, 0.01) with zero bias, batch-norm weight 1 and bias 0.
+224x224; the five 2x2 pools make 32x32 the smallest input), and ``classifier`` is
+Linear-ReLU-Dropout-Linear-ReLU-Dropout-Linear (indices 0, 3, 6 hold the weights). Initialisation is
+torchvision's: convolutions kaiming-normal (fan_out, ReLU gain) with zero bias, linears N(0, 0.01) with
+zero bias, batch-norm weight 1 and bias 0.
 
 | name | Table 1 | parameters (1000 classes) |
 | --- | --- | --- |

@@ -1,4 +1,4 @@
-"""The papers' tables as built: VGG's columns, GoogLeNet's layouts, ResNet's blocks; initialisation; registry."""
+"""The papers' tables as built (VGG's columns, GoogLeNet's layouts, ResNet's blocks), init, registry."""
 import math
 
 import numpy as np

@@ -33,7 +33,8 @@ OVERFIT = [
 
 def _id(case):
     name, options, size = case
-    extra = [k for k in ("paper_init", "torchvision_compat", "small_input", "stride_on_1x1") if options.get(k)]
+    flags = ("paper_init", "torchvision_compat", "small_input", "stride_on_1x1")
+    extra = [k for k in flags if options.get(k)]
     return "-".join([name, *extra, str(size)])
 
 
