@@ -185,6 +185,16 @@ def test_column_buffer_is_reused_per_thread():
     assert second.shape == (3, 4) and second.dtype == np.float32
 
 
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_empty_batch(op):
+    x = minidl.randn(0, 2, 5, 5).requires_grad_()
+    w = minidl.randn(2, 2, 3, 3).requires_grad_()
+    out = getattr(F, op)(x, w, padding=1)
+    assert out.shape == (0, 2, 5, 5)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and not np.any(w.grad.numpy())
+
+
 GRAD_CASES = [
     dict(k=(3, 3), stride=1, padding=1, dilation=1, groups=1),
     dict(k=(2, 3), stride=(2, 1), padding=(0, 2), dilation=(1, 2), groups=2),

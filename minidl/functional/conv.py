@@ -84,7 +84,11 @@ def _column_products(x, g, groups, w=None, y=None, w_shape=None):
                 dw = part
             else:
                 dw += part
-    return out, None if dw is None else dw.reshape(w_shape)
+    if y is None:
+        return out, None
+    if dw is None:  # an empty batch
+        dw = xp.zeros(w_shape, dtype=x.dtype)
+    return out, dw.reshape(w_shape)
 
 
 def correlate_adjoint(y, w, g, groups, n, c):
