@@ -15,7 +15,9 @@ MAX_STEPS = 48
 OVERFIT = [
     ("alexnet", dict(width=1 / 16, dropout=0.0), 64),
     ("alexnet_paper", dict(width=1 / 16, dropout=0.0, paper_init=False), 64),
+    ("vgg11", dict(width=1 / 16, dropout=0.0), 32),
     ("vgg11_lrn", dict(width=1 / 16, dropout=0.0), 32),
+    ("vgg13", dict(width=1 / 16, dropout=0.0), 32),
     ("vgg16", dict(width=1 / 8, dropout=0.0), 32),
     ("vgg16_bn", dict(width=1 / 16, dropout=0.0), 32),
     ("vgg16_c", dict(width=1 / 16, dropout=0.0), 32),
@@ -26,6 +28,9 @@ OVERFIT = [
     ("resnet34", dict(width=1 / 16), 32),
     ("resnet50", dict(width=1 / 16, small_input=True), 16),
     ("resnet50", dict(width=1 / 16, stride_on_1x1=True), 32),
+    # Starting each block as the identity lets the deepest ones fit within a handful of steps.
+    ("resnet101", dict(width=1 / 16, zero_init_residual=True), 32),
+    ("resnet152", dict(width=1 / 16, zero_init_residual=True), 32),
     ("plain18", dict(width=1 / 16, small_input=True), 16),
     ("plain34", dict(width=1 / 16), 32),
 ]
@@ -33,7 +38,7 @@ OVERFIT = [
 
 def _id(case):
     name, options, size = case
-    flags = ("paper_init", "torchvision_compat", "small_input", "stride_on_1x1")
+    flags = ("paper_init", "torchvision_compat", "small_input", "stride_on_1x1", "zero_init_residual")
     extra = [k for k in flags if options.get(k)]
     return "-".join([name, *extra, str(size)])
 
