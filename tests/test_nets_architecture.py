@@ -101,7 +101,7 @@ class TestAlexNet:
         assert model.avgpool.output_size in ((6, 6), 6)
 
     def test_paper_layout_and_initialisation(self):
-        model = nets.create("alexnet_paper", width=0.25)
+        model = nets.create("alexnet_paper", width=0.25, paper_init=True)
         kinds = [type(m).__name__ for m in model.features]
         assert kinds[:8] == ["Conv2d", "ReLU", "LocalResponseNormPaper", "MaxPool2d",
                              "Conv2d", "ReLU", "LocalResponseNormPaper", "MaxPool2d"]
@@ -113,6 +113,8 @@ class TestAlexNet:
         biases = [float(layer.bias.numpy().mean()) for layer in convs + linears]
         assert biases == [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
         assert convs[2].weight.numpy().std() == pytest.approx(0.01, rel=0.05)
+        default = nets.create("alexnet_paper", width=0.25)
+        assert [m for m in default.features if isinstance(m, nn.Conv2d)][1].bias.numpy().std() > 0
 
 
 class TestGoogLeNetLayouts:

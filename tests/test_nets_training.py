@@ -14,7 +14,7 @@ MAX_STEPS = 48
 # they need most of the step budget (the paper itself trained D and E starting from A's weights).
 OVERFIT = [
     ("alexnet", dict(width=1 / 16, dropout=0.0), 64),
-    ("alexnet_paper", dict(width=1 / 16, dropout=0.0, paper_init=False), 64),
+    ("alexnet_paper", dict(width=1 / 16, dropout=0.0), 64),
     ("vgg11", dict(width=1 / 16, dropout=0.0), 32),
     ("vgg11_lrn", dict(width=1 / 16, dropout=0.0), 32),
     ("vgg13", dict(width=1 / 16, dropout=0.0), 32),
@@ -38,7 +38,7 @@ OVERFIT = [
 
 def _id(case):
     name, options, size = case
-    flags = ("paper_init", "torchvision_compat", "small_input", "stride_on_1x1", "zero_init_residual")
+    flags = ("torchvision_compat", "small_input", "stride_on_1x1", "zero_init_residual")
     extra = [k for k in flags if options.get(k)]
     return "-".join([name, *extra, str(size)])
 
