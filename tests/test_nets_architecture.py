@@ -208,3 +208,16 @@ class TestResNet:
         conv = model.layer4[1].conv2
         assert conv.weight.numpy().std() == pytest.approx(math.sqrt(2 / (conv.out_channels * 9)), rel=0.05)
         assert all((m.weight.numpy() == 1).all() for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("googlenet", dict(torchvision_compat=True)), ("resnet50", {}), ("vgg11_bn", {}), ("alexnet", {}),
+])
+def test_state_dict_round_trip_gives_the_same_outputs(name, options):
+    source = nets.create(name, num_classes=5, width=1 / 16, **options).eval()
+    target = nets.create(name, num_classes=5, width=1 / 16, **options).eval()
+    result = target.load_state_dict(source.state_dict())
+    assert (list(result.missing_keys), list(result.unexpected_keys)) == ([], [])
+    x = minidl.randn(2, 3, 64, 64)
+    with minidl.no_grad():
+        np.testing.assert_array_equal(target(x).numpy(), source(x).numpy())
