@@ -76,7 +76,7 @@ def pooling_matrix(in_size, out_size):
     return inside / (end - start)[:, None]
 
 
-def _fc6_kernel(weight, channels, pooled, feature):
+def fc6_kernel(weight, channels, pooled, feature):
     """The Linear weight (hidden, C*P*P) as a conv kernel (hidden, C, S_h, S_w), the pooling folded in."""
     host = backend.to_numpy(weight).astype(np.float64)
     kernel = host.reshape(host.shape[0], channels, pooled[0], pooled[1])
@@ -123,7 +123,7 @@ def convolutionalize(model, input_size=(224, 224)):
                         f"convolutionalize: {name}.classifier.{index} takes {layer.in_features} inputs, "
                         f"not a multiple of the pooled {pooled[0]}x{pooled[1]} map")
                 channels = layer.in_features // per_position
-                values = _fc6_kernel(layer.weight.data, channels, pooled, feature)
+                values = fc6_kernel(layer.weight.data, channels, pooled, feature)
                 layers.append(_as_conv(layer, values, feature, channels))
                 first = False
             else:

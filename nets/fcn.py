@@ -28,6 +28,8 @@ as ``vgg16().features``), ``classifier`` (fc6 at index 0, fc7 at index 3, as in 
 ``score_fr``, ``score_pool4``, ``score_pool3``, ``upscore``, ``upscore2``, ``upscore_pool4``,
 ``upscore16``, ``upscore8``.
 """
+import numpy as np
+
 from minidl import backend, no_grad
 from minidl import functional as F
 from minidl import nn
@@ -166,12 +168,16 @@ class FCN(nn.Module):
         return init_from_coarser(self, other)
 
 
-def _copy(dst, src, what):
-    if tuple(dst.shape) != tuple(src.shape):
+def _copy(dst, src, what, reshape=False):
+    fits = src.numel() == dst.numel() if reshape else tuple(dst.shape) == tuple(src.shape)
+    if not fits:
         raise ValueError(f"{what}: shape {tuple(src.shape)} does not fit {tuple(dst.shape)}")
-    values = backend.to_device(src.data, dst.device).reshape(dst.shape)
+    _assign(dst, backend.to_device(src.data, dst.device).reshape(dst.shape))
+
+
+def _assign(dst, values):
     with no_grad():
-        dst.data[...] = values.astype(dst.dtype, copy=False)
+        dst.data[...] = backend.to_device(values, dst.device).astype(dst.dtype, copy=False)
 
 
 def init_from_coarser(fine, coarse):
@@ -194,22 +200,28 @@ def init_from_coarser(fine, coarse):
     return fine
 
 
-def init_from_classifier(fcn, classifier):
+def init_from_classifier(fcn, classifier, input_size=(224, 224)):
     """Start ``fcn`` from a VGG-16 classifier: copy ``features`` and fc6/fc7, reshaped to convolutions.
 
-    ``classifier`` is a ``nets.vgg`` VGG-16 (its Linear fc6 weight (hidden, C*7*7) becomes the 7x7
-    convolution (hidden, C, 7, 7); fc7 (hidden, hidden) the 1x1 one) or its convolutionalised form (the
-    weights are already convolutions). The last classifier layer is not copied — the FCN paper
-    discards it and scores with a fresh, zero score_fr. Returns ``fcn``.
+    ``classifier`` is a ``nets.vgg`` VGG-16: its Linear fc6 weight (hidden, C*7*7) becomes the 7x7
+    convolution (hidden, C, 7, 7), fc7 (hidden, hidden) the 1x1 one. ``input_size`` is the size it
+    was trained on: at 224x224 pool5 is 7x7 and the reshape is exact; a classifier trained on smaller
+    images (32x32: pool5 1x1, which the adaptive pooling spread over 7x7) has the pooling folded into
+    its fc6 (``nets.convolutionalize.fc6_kernel``), and the folded S x S kernel sits at the centre of
+    the 7x7 one, so each fc6 position computes the classifier's fc6 on the pool5 cells it was trained
+    on. The last classifier layer is not copied: the FCN paper discards it and scores with a fresh,
+    zero score_fr. Returns ``fcn``.
     """
+    from .convolutionalize import fc6_kernel, feature_size
+
     if not isinstance(fcn, FCN):
         raise TypeError(f"init_from_classifier: expected an FCN first, got {type(fcn).__name__}")
     head = getattr(classifier, "classifier", None)
     features = getattr(classifier, "features", None)
-    if head is None or features is None or len(head) < 4:
+    if head is None or features is None or len(head) < 4 or not isinstance(head[0], nn.Linear):
         raise TypeError(
-            f"init_from_classifier: expected a VGG-16 with 'features' and 'classifier' (fc6 at index 0, "
-            f"fc7 at 3), got {type(classifier).__name__}")
+            f"init_from_classifier: expected a VGG-16 with 'features' and a Linear 'classifier' (fc6 at "
+            f"index 0, fc7 at 3), got {type(classifier).__name__}")
     theirs = features.state_dict()
     ours = dict(fcn.features.named_parameters())
     if set(theirs) != set(ours):
@@ -218,11 +230,22 @@ def init_from_classifier(fcn, classifier):
             f"expected keys {sorted(ours)[:4]}..., got {sorted(theirs)[:4]}...")
     for name, param in ours.items():
         _copy(param, theirs[name], f"init_from_classifier: features.{name} (different width?)")
-    for index in (0, 3):
-        src, dst = head[index], fcn.classifier[index]
-        for attr in ("weight", "bias"):
-            _copy(getattr(dst, attr), getattr(src, attr),
-                  f"init_from_classifier: classifier.{index}.{attr} (different width?)")
+    fc6, fc7 = fcn.classifier[0], fcn.classifier[3]
+    for dst, src, name in ((fc6, head[0], "classifier.0"), (fc7, head[3], "classifier.3")):
+        _copy(dst.weight, src.weight, f"init_from_classifier: {name}.weight (different width?)", reshape=True)
+        _copy(dst.bias, src.bias, f"init_from_classifier: {name}.bias (different width?)")
+    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
+    pool5 = feature_size(features, size)
+    if pool5 != (POOLED_SIZE, POOLED_SIZE):
+        if max(pool5) > POOLED_SIZE:
+            raise ValueError(f"init_from_classifier: input_size {size} gives a {pool5} pool5 map; at most "
+                             f"{POOLED_SIZE}x{POOLED_SIZE} fits fc6")
+        channels = fc6.weight.shape[1]
+        folded = fc6_kernel(head[0].weight.data, channels, (POOLED_SIZE, POOLED_SIZE), pool5)
+        kernel = np.zeros(tuple(fc6.weight.shape))
+        top, left = (POOLED_SIZE - pool5[0]) // 2, (POOLED_SIZE - pool5[1]) // 2
+        kernel[:, :, top:top + pool5[0], left:left + pool5[1]] = folded
+        _assign(fc6.weight, kernel)
     return fcn
 
 
