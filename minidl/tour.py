@@ -164,15 +164,15 @@ def cases(device="cpu", seed=0):
     return _core_cases(t) + _functional_cases(t)
 
 
-def run(device="cpu", seed=0, file=sys.stdout, print_table=True):
-    """Gradient-check every op; print the table to ``file`` (unless ``print_table`` is false) and return
-    the list of ``TourRow(op, max_abs_error, max_rel_error, passed)``."""
+def run(device="cpu", seed=0, file=None, print_table=True):
+    """Gradient-check every op; print the table to ``file`` (default: ``sys.stdout`` at call time) unless
+    ``print_table`` is false, and return the list of ``TourRow(op, max_abs_error, max_rel_error, passed)``."""
     rows = []
     for name, fn, inputs in cases(device, seed):
         result = check_gradients(fn, inputs)
         rows.append(TourRow(name, result.max_abs_error, result.max_rel_error, result.passed))
     if print_table:
-        print(format_table(rows), file=file)
+        print(format_table(rows), file=file or sys.stdout)
     return rows
 
 
