@@ -1,0 +1,78 @@
+"""What every demonstration shares: its command line, the device, the output folder and the figure.
+
+Each ``examples/NN_name.py`` has ``main(argv=None)`` that returns its numbers as a dict (the tests
+assert on them), ``--fast`` for a run of seconds, ``--device`` for a GPU and ``--out`` for the PNG.
+matplotlib is optional (``pip install minidl[plots]``): without it the numbers are printed and the
+picture is skipped with a note.
+"""
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    # run as ``python examples/NN_name.py`` from a checkout, without installing minidl
+    sys.path.insert(0, ROOT)
+
+import minidl  # noqa: E402
+
+
+def parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--fast", action="store_true", help="a small run of seconds (what the tests use)")
+    p.add_argument("--device", default="cpu", help="cpu (default), gpu or auto")
+    p.add_argument("--out", default=os.path.join(HERE, "out"), help="folder for the PNG")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random generator")
+    p.add_argument("--no-plot", action="store_true", help="print the numbers only")
+    return p
+
+
+def setup(args):
+    """Seed minidl and return the canonical device name."""
+    minidl.manual_seed(args.seed)
+    device = minidl.backend.canonical_device(args.device)
+    if device == "cuda" and not minidl.gpu_available():
+        raise SystemExit("--device gpu: CuPy finds no CUDA device")
+    return device
+
+
+def pyplot():
+    """matplotlib's pyplot with a file-only backend, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(args, name, draw):
+    """Call ``draw(plt)`` (which builds a figure) and save it as ``<out>/<name>``; return the path or
+    None when plotting is off or matplotlib is missing (then say so)."""
+    if args.no_plot:
+        return None
+    plt = pyplot()
+    if plt is None:
+        print(f"(matplotlib is not installed: skipping {name}; pip install matplotlib to get it)")
+        return None
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, name)
+    fig = draw(plt)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(f"saved {path}")
+    return path
+
+
+def table(headers, rows):
+    """Rows as an aligned text table (the first column left-aligned, numbers right-aligned)."""
+    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for k, r in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
