@@ -1,0 +1,85 @@
+"""docs/lecture.md stays honest: every file it names exists and every function or class it names is
+defined there.
+
+A reference is an inline code span of the form `path` or `path::Name` (``Name`` may be dotted,
+``Class.method``), with ``path`` relative to the repository root; Markdown links to files are checked too.
+"""
+import ast
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAP = os.path.join(ROOT, "docs", "lecture.md")
+REFERENCE = re.compile(r"`((?:minidl|nets|tests|examples|docs)/[\w./-]+\.(?:py|md|cu))(?:::([\w.]+))?`")
+LINK = re.compile(r"\]\(((?!https?:)[^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _text():
+    with open(MAP, encoding="utf-8") as f:
+        return f.read()
+
+
+def references():
+    return sorted(set(REFERENCE.findall(_text())))
+
+
+def defined_names(path):
+    """Dotted names defined at module level and inside classes: functions, classes, assignments."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    names = set()
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(prefix + node.name)
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, prefix + node.name + ".")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            names.add(prefix + n.id)
+
+    visit(tree.body, "")
+    return names
+
+
+def test_the_map_has_references_in_every_section():
+    text = _text()
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    assert len(sections) >= 9
+    for section in sections:
+        title = section.splitlines()[0]
+        assert REFERENCE.search(section), f"section '{title}' names no file or function"
+
+
+@pytest.mark.parametrize("path, name", references(), ids=lambda v: v or "-")
+def test_reference_exists(path, name):
+    assert os.path.isfile(os.path.join(ROOT, path)), f"docs/lecture.md names {path}, which does not exist"
+    if name:
+        assert path.endswith(".py"), f"{path}::{name}: only Python files have named definitions"
+        assert name in defined_names(path), f"docs/lecture.md names {path}::{name}, which is not defined there"
+
+
+def test_markdown_links_point_at_files():
+    for target in LINK.findall(_text()):
+        assert os.path.exists(os.path.normpath(os.path.join(ROOT, "docs", target))), f"broken link {target}"
+
+
+def test_every_demonstration_is_on_the_map():
+    named = {path for path, _ in references()}
+    demos = {f"examples/{f}" for f in os.listdir(os.path.join(ROOT, "examples")) if re.match(r"\d\d_\w+\.py$", f)}
+    assert demos, "no demonstrations found"
+    assert not demos - named, f"demonstrations missing from docs/lecture.md: {sorted(demos - named)}"
+
+
+def test_the_checker_catches_a_wrong_name(tmp_path):
+    assert "hog" in defined_names("minidl/hog.py")
+    assert "TestResNet.test_block_is_identity_plus_residual" in defined_names("tests/test_nets_architecture.py")
+    assert "no_such_function" not in defined_names("minidl/hog.py")
+    assert REFERENCE.findall("see `minidl/hog.py::hog` and `nets/vgg.py`") == [("minidl/hog.py", "hog"),
+                                                                              ("nets/vgg.py", "")]
