@@ -23,7 +23,7 @@ def augmentations(size):
         "random resized crop": T.RandomResizedCrop(size, scale=(0.25, 1.0)),
         "horizontal flip": T.RandomHorizontalFlip(p=1.0),
         "colour jitter": T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.6, hue=0.1),
-        "PCA lighting": T.Lighting(alphastd=0.3),
+        "PCA lighting": T.Lighting(alphastd=0.5),
         "translation": T.RandomAffine(0, translate=(0.2, 0.2), **affine),
         "rotation": T.RandomAffine(40, **affine),
         "stretching": T.RandomAffine(0, stretch=(0.5, 2.0), **affine),
@@ -76,6 +76,7 @@ def main(argv=None):
                 if r == 0:
                     ax.set_title("original" if c == 0 else f"draw {c}", fontsize=8)
         fig.suptitle("The lecture's data augmentations on one image")
+        fig.tight_layout(rect=(0, 0, 1, 0.98))
         return fig
 
     plot = _common.save_figure(args, "02_augmentation.png", draw)

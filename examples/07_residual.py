@@ -1,0 +1,142 @@
+"""Demonstration 7: residual learning, H(x) = F(x) + x ("the network converges more easily").
+
+The ResNet paper's CIFAR experiment (section 4.2), scaled down: a 3x3 stem, three stages of n blocks of
+two 3x3 convolutions (widths w, 2w, 4w, the last two stages starting with stride 2), global average
+pooling and a linear layer: 6n + 2 weight layers. With shortcuts the blocks are ``nets.resnet``'s
+``BasicBlock``, relu(F(x) + x); without them (``shortcut=False``) the same layers compute relu(F(x)),
+the paper's "plain" network. Four networks (plain and residual, at two depths) train the same way
+(same data, seed, SGD schedule and number of steps) on Shapes, and their training losses share a plot.
+
+The paper's finding, Figure 6: the deeper *plain* network has the higher training error, not from
+overfitting but because it is harder to optimise; the deeper *residual* network trains at least as
+well as the shallow one. Full mode: 8 and 20 layers (n = 1 and 3), several minutes on a CPU; the
+paper's 20 and 56 (``--depths 20 56``) take about five times longer, which is GPU work (``--device gpu``).
+--fast: 8 and 14 layers for a few steps, which only shows that everything runs and produces curves.
+
+    python examples/07_residual.py [--fast] [--device gpu] [--depths 20 56]
+"""
+import time
+
+import numpy as np
+
+import _common
+import minidl
+import minidl.functional as F
+from minidl import nn, optim
+from minidl.data import Shapes
+from nets.resnet import BasicBlock
+
+
+class CifarResNet(nn.Module):
+    """6n + 2 layers: stem, three stages of n ``BasicBlock`` (widths w, 2w, 4w), pooling, linear."""
+
+    def __init__(self, depth, width=16, num_classes=6, shortcut=True):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"CifarResNet: depth must be 6n + 2 (8, 14, 20, 32, 44, 56, ...), got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU()
+        blocks, channels = [], width
+        for stage, planes in enumerate((width, 2 * width, 4 * width)):
+            for i in range(n):
+                blocks.append(BasicBlock(channels, planes, 2 if (stage > 0 and i == 0) else 1, shortcut=shortcut))
+                channels = planes
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.blocks(self.relu(self.bn1(self.conv1(x))))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def train(model, data, steps, batch, lr, seed, device):
+    """SGD with momentum and a cosine schedule; the training loss of every step (and seconds taken)."""
+    x, y = data
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    rng = np.random.default_rng(seed)
+    losses, order, start = [], np.array([], dtype=np.int64), time.perf_counter()
+    model.train()
+    for _ in range(steps):
+        if len(order) < batch:
+            order = np.concatenate([order, rng.permutation(len(y))])
+        idx, order = order[:batch], order[batch:]
+        idx = minidl.tensor(idx).to(device)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.item()))
+    return losses, time.perf_counter() - start
+
+
+def smooth(values, k):
+    """Mean of each run of k consecutive values: the epoch-like averages the plot and the table show."""
+    n = len(values) // k * k
+    return np.asarray(values[:n]).reshape(-1, k).mean(axis=1)
+
+
+def main(argv=None):
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument("--depths", type=int, nargs=2, default=None, help="two depths 6n+2 (default 8 20; 8 14 fast)")
+    p.add_argument("--width", type=int, default=None, help="channels of the first stage (default 8)")
+    p.add_argument("--steps", type=int, default=None, help="SGD steps per network (default 300; 4 fast)")
+    args = p.parse_args(argv)
+    device = _common.setup(args)
+    depths = args.depths or ((8, 14) if args.fast else (8, 20))
+    width = args.width or 8
+    steps = args.steps or (4 if args.fast else 300)
+    size, n_train, batch = (12, 64, 16) if args.fast else (12, 3000, 32)
+    train_set = Shapes(n_train, size, seed=args.seed + 1)
+    data = tuple(t.to(device) for t in train_set.get_batch(np.arange(n_train)))
+
+    curves, seconds = {}, {}
+    for depth in depths:
+        for shortcut in (False, True):
+            name = f"{'resnet' if shortcut else 'plain'}-{depth}"
+            minidl.manual_seed(args.seed)
+            model = CifarResNet(depth, width, len(train_set.classes), shortcut).to(device)
+            curves[name], seconds[name] = train(model, data, steps, batch, 0.1, args.seed, device)
+            print(f"{name}: {steps} steps in {seconds[name]:.1f} s, final loss "
+                  f"{np.mean(curves[name][-max(1, steps // 10):]):.3f}", flush=True)
+
+    tail = max(1, steps // 10)
+    final = {name: float(np.mean(c[-tail:])) for name, c in curves.items()}
+    rows = [[name, f"{final[name]:.4f}", f"{seconds[name]:.1f}"] for name in curves]
+    print(f"training loss (mean of the last {tail} steps), {steps} steps of batch {batch} on {n_train} Shapes "
+          f"images {size}x{size}, width {width}:")
+    print(_common.table(["network", "final training loss", "seconds"], rows))
+    shallow, deep = depths
+    print(f"plain: {deep} layers {'worse' if final[f'plain-{deep}'] > final[f'plain-{shallow}'] else 'not worse'} "
+          f"than {shallow}; residual: {deep} layers "
+          f"{'at least as good as' if final[f'resnet-{deep}'] <= final[f'resnet-{shallow}'] else 'worse than'} "
+          f"{shallow}")
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        k = max(1, steps // 40)
+        styles = {f"plain-{shallow}": ("tab:blue", "--"), f"plain-{deep}": ("tab:red", "--"),
+                  f"resnet-{shallow}": ("tab:blue", "-"), f"resnet-{deep}": ("tab:red", "-")}
+        for name, c in curves.items():
+            colour, style = styles[name]
+            ax.plot(np.arange(1, len(smooth(c, k)) + 1) * k, smooth(c, k), color=colour, linestyle=style, label=name)
+        ax.set_xlabel("SGD step")
+        ax.set_ylabel(f"training loss (mean of {k} steps)")
+        ax.set_title("Plain (dashed) and residual (solid) networks on Shapes")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        return fig
+
+    plot = _common.save_figure(args, "07_residual.png", draw)
+    return {"curves": curves, "final_loss": final, "seconds": seconds, "depths": depths, "plot": plot}
+
+
+if __name__ == "__main__":
+    main()
