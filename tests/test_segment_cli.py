@@ -1,0 +1,70 @@
+"""``minidl segment`` end to end, at toy size: the final line, checkpoints, resume, staged init, VOC data."""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+import minidl
+from minidl.data import voc_colormap
+from nets import cli
+
+TOY = ["--width", "0.015625", "--num-train", "4", "--num-val", "2", "--image-size", "32", "--batch-size", "2",
+       "--no-progress"]
+
+
+def run(capsys, *args):
+    status = cli.main(["segment", *TOY, *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_train_resume_and_staged_init(tmp_path, capsys):
+    first = tmp_path / "fcn32s"
+    status, out, _ = run(capsys, "--net", "fcn32s", "--epochs", "1", "--out", str(first))
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("final validation mean IU: ") and len(lines[-1].split(": ")[1]) == 6
+    assert "pixel acc" in out and "f.w. IU" in out
+    for name in ("best.safetensors", "last.safetensors", "metrics.csv", "metrics.json"):
+        assert (first / name).exists()
+    ckpt = minidl.load(str(first / "last.safetensors"))
+    assert ckpt["epoch"] == 1 and ckpt["meta"]["net"] == "fcn32s" and ckpt["meta"]["task"] == "segment"
+    assert ckpt["meta"]["class_names"][0] == "background"
+
+    status, out, _ = run(capsys, "--net", "fcn32s", "--epochs", "2", "--out", str(first),
+                         "--resume", str(first / "last.safetensors"))
+    assert status == 0 and "resumed from" in out and "after epoch 1" in out
+    history = json.loads((first / "metrics.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+
+    fine = tmp_path / "fcn16s"
+    status, out, _ = run(capsys, "--net", "fcn16s", "--epochs", "1", "--out", str(fine),
+                         "--init-from", str(first / "last.safetensors"))
+    assert status == 0 and "initialised from fcn32s" in out
+    assert out.strip().splitlines()[-1].startswith("final validation mean IU: ")
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    status, _, err = run(capsys, "--data", str(tmp_path / "nowhere"))
+    assert status == 2 and err.startswith("minidl: error: ") and "VOC layout" in err
+    status, _, err = run(capsys, "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path))
+    assert status == 2 and "no such checkpoint" in err
+
+
+def test_voc_folder_with_a_bad_mask_is_named(tmp_path, capsys):
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (tmp_path / folder).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / f"JPEGImages/{i}.jpg")
+        mask = np.zeros((20, 24), dtype=np.uint8)
+        mask[5:12, 6:14] = 7 if i != 3 else 30
+        Image.fromarray(voc_colormap()[mask]).save(tmp_path / f"SegmentationClass/{i}.png")
+    (tmp_path / "ImageSets/Segmentation/train.txt").write_text("0\n1\n2\n")
+    (tmp_path / "ImageSets/Segmentation/val.txt").write_text("3\n")
+    status, out, err = run(capsys, "--data", str(tmp_path), "--epochs", "1", "--batch-size", "2",
+                           "--out", str(tmp_path / "run"))
+    assert status == 2
+    bad = os.path.join(str(tmp_path), "SegmentationClass", "3.png")
+    assert f"{bad}: colour(s) (64, 192, 128) are not in the VOC colour map of 21 classes" in err
