@@ -86,3 +86,18 @@ def test_errors_name_the_layer():
     model.classifier[1] = nn.BatchNorm1d(model.classifier[0].out_features)
     with pytest.raises(TypeError, match=r"VGG.classifier.1 is a BatchNorm1d"):
         convolutionalize(model)
+
+
+def test_heatmap_example_runs_fast(tmp_path, capsys):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "convolutionalize_heatmap.py")
+    spec = importlib.util.spec_from_file_location("convolutionalize_heatmap", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--fast", "--grid", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    difference = float(out.split("max |difference| = ")[1].split()[0])
+    assert difference < 1e-5
+    assert "96x96 image -> score map (9, 9) per class" in out
