@@ -30,6 +30,7 @@ except ImportError:
 CASES = [
     ("conv 3x3 VGG 64->128 @112", (64, 112, 112), [(128, 64, 3, 3), (128,)], "conv2d", dict(padding=1)),
     ("conv 3x3 ResNet 256->256 @14", (256, 14, 14), [(256, 256, 3, 3), (256,)], "conv2d", dict(padding=1)),
+    ("conv 3x3 ResNet-18 small 64->64 @32", (64, 32, 32), [(64, 64, 3, 3)], "conv2d", dict(padding=1)),
     ("conv 11x11/4 AlexNet 3->64 @224", (3, 224, 224), [(64, 3, 11, 11), (64,)], "conv2d",
      dict(stride=4, padding=2)),
     ("conv 1x1 256->64 @56", (256, 56, 56), [(64, 256, 1, 1), (64,)], "conv2d", {}),
@@ -106,12 +107,16 @@ def output_shape(op, arrays, options):
                                 for i, a in enumerate(arrays)), **options).shape[1:]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=None, help="default: 64 on cuda, 8 on cpu")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--max-size", type=int, default=None,
+                        help="shrink every input to at most this height and width (a quick smoke run)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="cpu: BLAS threads of both libraries (default: minidl.get_num_threads())")
+    args = parser.parse_args(argv)
     batch = args.batch or (64 if args.device == "cuda" else 8)
 
     if args.device == "cuda":
@@ -123,17 +128,24 @@ def main():
             torch_timer = Timer("cuda", torch.cuda.synchronize, lambda: torch.cuda.Event(enable_timing=True))
     else:
         timer = torch_timer = Timer("cpu", None, None)
+        if args.threads:
+            minidl.set_num_threads(args.threads)
         if torch is None:
             torch_timer = None
+        else:
+            torch.set_num_threads(minidl.get_num_threads())
 
     reference = "PyTorch " + torch.__version__ if torch_timer is not None else "PyTorch (not installed)"
-    print(f"minidl {minidl.__version__} vs {reference}; device {args.device}, batch {batch}, "
+    threads = f", {minidl.get_num_threads()} BLAS thread(s)" if args.device == "cpu" else ""
+    print(f"minidl {minidl.__version__} vs {reference}; device {args.device}{threads}, batch {batch}, "
           f"float32, forward + backward, best of {args.repeat} (ms)")
-    print(f"{'op':34s} {'output':>16s} {'minidl':>10s} {'torch':>10s} {'ratio':>7s}")
+    print(f"{'op':36s} {'output':>16s} {'minidl':>10s} {'torch':>10s} {'ratio':>7s}")
     rng = np.random.default_rng(0)
     for name, shape, params, op, options in CASES:
+        if args.max_size:
+            shape = shape[:1] + tuple(min(d, args.max_size) for d in shape[1:])
         if not hasattr(F, op):
-            print(f"{name:34s} {'':>16s} {'skipped: minidl.functional.' + op + ' not present':>30s}")
+            print(f"{name:36s} {'':>16s} {'skipped: minidl.functional.' + op + ' not present':>30s}")
             continue
         arrays = [rng.standard_normal((batch,) + shape).astype(np.float32)]
         arrays += [(rng.standard_normal(p) * 0.05).astype(np.float32) for p in params]
@@ -144,7 +156,7 @@ def main():
         if torch_timer is not None:
             t = torch_timer(torch_step(op, arrays, grad, options, args.device), args.repeat)
             theirs, ratio = f"{t:10.1f}", f"{ours / t:6.2f}x"
-        print(f"{name:34s} {str(out[1:]):>16s} {ours:10.1f} {theirs:>10s} {ratio:>7s}")
+        print(f"{name:36s} {str(out[1:]):>16s} {ours:10.1f} {theirs:>10s} {ratio:>7s}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """minidl: a deep-learning engine written to be read, on NumPy (CPU) and CuPy (GPU)."""
 from . import backend, random  # noqa: F401
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
-from .backend import get_array_module, get_default_device, gpu_available, set_default_device  # noqa: F401
+from .backend import (  # noqa: F401
+    get_array_module, get_default_device, get_num_threads, get_tf32, gpu_available, set_default_device,
+    set_num_threads, set_tf32,
+)
 from .random import manual_seed  # noqa: F401
 from .tensor import (  # noqa: F401
     Tensor, arange, bool_, double, empty, float16, float32, float64, from_numpy, full, half, int32,

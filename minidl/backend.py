@@ -6,6 +6,7 @@ for (``MINIDL_DEVICE=gpu``, ``Tensor.to('cuda')``) or looked for (``gpu_availabl
 
 Device names follow PyTorch: ``'cpu'`` and ``'cuda'``; ``'gpu'`` and ``'cuda:0'`` are accepted as aliases.
 """
+import ctypes
 import functools
 import os
 import pathlib
@@ -24,6 +25,11 @@ KERNEL_TYPES = {
 _cupy = None
 _cupy_checked = False
 _default_device = None
+_tf32 = False
+
+# CuPy's cuBLAS compute types (cupy/_core/_routines_linalg.pxd), used when its module does not export them
+_COMPUTE_TYPE_DEFAULT = 1
+_COMPUTE_TYPE_TF32 = 7
 
 
 def _load_cupy():
@@ -39,6 +45,8 @@ def _load_cupy():
                 from . import random as _random
 
                 _random._seed_gpu()
+                if _tf32:
+                    _apply_tf32(cupy)
         except Exception:  # no CuPy, no driver, or no device: all mean "no GPU"
             _cupy = None
     return _cupy
@@ -126,6 +134,118 @@ def set_default_device(device):
     _default_device = device
 
 
+def set_tf32(enabled):
+    """Let float32 matrix products on the GPU use TF32 tensor cores (``True``), or not (``False``, the default).
+
+    TF32 rounds each GEMM operand to a 10-bit mantissa (float32's range, about 3 decimal digits) and
+    accumulates in float32, several times faster on Ampere and later cards (H100, H200). It changes CuPy's
+    cuBLAS compute type for float32 (``cupy._core._routines_linalg.set_compute_type``), which every
+    ``matmul``/``dot``/``tensordot`` of CuPy, and so every convolution and linear layer of minidl, reads;
+    the same switch as the environment variable ``CUPY_TF32=1``, but changeable at run time. The
+    hand-written kernels (im2col, pooling, ...) do not multiply matrices and are unaffected. PyTorch's
+    equivalent is ``torch.backends.cuda.matmul.allow_tf32`` (and ``torch.backends.cudnn.allow_tf32``).
+
+    On the CPU it changes nothing: NumPy's float32 GEMMs are float32. Cards older than compute
+    capability 8.0 have no TF32; CuPy then warns and keeps float32.
+    """
+    global _tf32
+    _tf32 = bool(enabled)
+    if _cupy is not None:
+        _apply_tf32(_cupy)
+
+
+def get_tf32():
+    """Whether ``set_tf32(True)`` is in force."""
+    return _tf32
+
+
+def _apply_tf32(cupy):
+    linalg = cupy._core._routines_linalg
+    if _tf32:
+        compute_type = getattr(linalg, "COMPUTE_TYPE_TF32", _COMPUTE_TYPE_TF32)
+    else:
+        compute_type = getattr(linalg, "COMPUTE_TYPE_DEFAULT", _COMPUTE_TYPE_DEFAULT)
+    linalg.set_compute_type(np.float32, compute_type)
+
+
+# ----------------------------------------------------------------------------- CPU threads
+
+_BLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
+                 "openblas_set_num_threads")
+_BLAS_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_",
+                 "openblas_get_num_threads")
+
+
+@functools.lru_cache(maxsize=None)
+def _openblas():
+    """(set, get) thread-count functions of the OpenBLAS that NumPy loaded, or None when there is none.
+
+    The library is found among the process's mapped files (Linux); NumPy's wheels ship OpenBLAS under
+    a prefixed name, so each known symbol spelling is tried.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in _BLAS_SETTERS if hasattr(lib, n)), None)
+        getter = next((getattr(lib, n) for n in _BLAS_GETTERS if hasattr(lib, n)), None)
+        if setter is not None and getter is not None:
+            getter.restype = ctypes.c_int
+            return setter, getter
+    return None
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in NumPy's matrix products (OpenBLAS), as ``torch.set_num_threads``.
+
+    Why it matters on a small machine: OpenBLAS's worker threads spin while they wait for work, so when
+    other processes already keep the cores busy, a second BLAS thread mostly burns time (measured on a
+    loaded 2-core machine: a training step of the default network took 3.4x longer with 2 threads than
+    with 1). Returns False when no OpenBLAS was found (another BLAS, or not Linux): then the BLAS's own
+    setting (e.g. ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) applies.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    blas = _openblas()
+    if blas is None:
+        return False
+    blas[0](ctypes.c_int(n))
+    return True
+
+
+def get_num_threads():
+    """The number of threads NumPy's OpenBLAS uses (``os.cpu_count()`` when it cannot be asked)."""
+    blas = _openblas()
+    return blas[1]() if blas is not None else (os.cpu_count() or 1)
+
+
+def _initial_threads():
+    """``MINIDL_NUM_THREADS`` when set; else one BLAS thread if the machine is already oversubscribed
+    (1-minute load average at least the number of cores) when minidl is imported, where a second thread
+    costs more than it gives (see ``set_num_threads``); else OpenBLAS's default (all cores)."""
+    env = os.environ.get("MINIDL_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"MINIDL_NUM_THREADS: expected a positive int, got {env!r}") from None
+        set_num_threads(n)
+        return
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return
+    if cores > 1 and load >= cores:
+        set_num_threads(1)
+
+
 def kernel_defines(dtype):
     """The ``-D`` options a kernel of ``minidl/kernels`` is compiled with for ``dtype``.
 
@@ -190,3 +310,6 @@ def launch(kernel, n, args, block=256):
         return
     grid = min((n + block - 1) // block, 65535 * 8)
     kernel((grid,), (block,), args)
+
+
+_initial_threads()

@@ -1,0 +1,80 @@
+"""Smoke tests of the benchmark scripts at tiny sizes on the CPU (they must not rot between GPU runs)."""
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import minidl
+import nets
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
+
+
+def _load(name):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def train_step():
+    return _load("train_step")
+
+
+def test_train_step_cpu_tiny(train_step, capsys):
+    tables = train_step.main(["--nets", "resnet18", "--batch", "2", "--size", "8", "--steps", "1",
+                              "--warmup", "0"])
+    out = capsys.readouterr().out
+    assert len(tables) == 1 and "resnet18" in tables[0]
+    assert out.rstrip().endswith("as fast)")  # the table is printed last
+
+
+def test_train_step_rejects_unknown_net(train_step):
+    with pytest.raises(SystemExit, match="unknown network"):
+        train_step.main(["--nets", "lenet"])
+
+
+def test_train_step_table_format(train_step):
+    rows = [{"net": "resnet18", "batch": 64, "size": 224, "minidl": 0.5, "torch": 0.25,
+             "minidl_mem": 3 * 2**30, "torch_mem": 2 * 2**30}]
+    table = train_step.format_table(rows, "t", show_memory=True)
+    line = table.splitlines()[2]
+    assert "128.0" in line and "256.0" in line and "2.00x" in line and "1.50x" in line
+
+
+def test_ops_cpu_tiny(capsys):
+    ops = _load("ops")
+    ops.main(["--batch", "1", "--max-size", "8", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert "conv 3x3 VGG" in out and "max_pool" in out
+
+
+@pytest.mark.parametrize("name, options, size", [
+    ("resnet18", {"small_input": True, "width": 0.25}, 16),
+    ("resnet50", {"width": 0.125}, 32),
+    ("vgg16", {"width": 0.125}, 32),
+    ("alexnet", {"width": 0.125}, 64),
+    ("googlenet", {"width": 0.125}, 32),
+])
+def test_torch_twin_is_the_same_network(name, options, size):
+    """The PyTorch model the benchmark times computes what minidl's does (same layers, same weights)."""
+    torch = pytest.importorskip("torch")
+    twin_module = _load("torch_twin")
+    model = nets.create(name, num_classes=7, **options)
+    model.eval()
+    twin = twin_module.torch_twin(model)
+    assert not twin.training
+    x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
+    with minidl.no_grad():
+        ours = model(minidl.Tensor(x)).numpy()
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(ours).max()))
+    assert set(twin.state_dict()) == set(model.state_dict())
