@@ -1,0 +1,153 @@
+"""Every demonstration of examples/ runs in its fast mode and shows its claim (see docs/lecture.md)."""
+import importlib.util
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def load(name):
+    """The demonstration ``examples/<name>.py`` as a module (its name starts with a digit: no import)."""
+    if EXAMPLES not in sys.path:
+        sys.path.insert(0, EXAMPLES)
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(name, tmp_path, *extra):
+    result = load(name).main(["--fast", "--out", str(tmp_path)] + list(extra))
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    if has_matplotlib:
+        assert result["plot"] and os.path.isfile(result["plot"]) and os.path.getsize(result["plot"]) > 1000
+    else:
+        assert result["plot"] is None
+    return result
+
+
+def test_01_relu_first_layer_gradient_dwarfs_sigmoid(tmp_path, capsys):
+    r = run("01_activations", tmp_path)
+    for name in ("sigmoid", "tanh", "relu"):
+        assert len(r["norms"][name]) == 20
+        assert all(math.isfinite(v) and v > 0 for v in r["norms"][name])
+    assert r["relu_over_sigmoid_first_layer"] >= 100
+    # sigmoid's gradient shrinks on the way to the input: the vanishing gradient itself
+    assert r["norms"]["sigmoid"][0] < 1e-3 * r["norms"]["sigmoid"][-1]
+    assert "first-layer gradient relative to sigmoid's" in capsys.readouterr().out
+
+
+def test_02_every_augmentation_changes_the_image_and_keeps_its_size(tmp_path):
+    r = run("02_augmentation", tmp_path)
+    assert len(r["names"]) == 10
+    for name in r["names"]:
+        assert all(shape == (48, 48, 3) for shape in r["shapes"][name]), name
+        assert 0 < r["mean_change"][name] < 1, name
+
+
+def test_03_dropout_behaviour_and_overfitting(tmp_path):
+    r = run("03_dropout", tmp_path)
+    b = r["behaviour"]
+    assert abs(b["train_zero_fraction"] - 0.5) < 0.01
+    assert b["train_kept_values"] == [2.0]
+    assert abs(b["train_mean"] - 1.0) < 0.02
+    assert b["eval_equals_input"]
+    plain = r["histories"]["no dropout"]
+    assert len(plain) == len(r["histories"]["dropout p=0.5"]) > 1
+    # the big MLP fits its few training images better than it generalises
+    assert plain[-1]["train_acc"] > plain[-1]["val_acc"]
+    assert plain[-1]["train_loss"] < plain[0]["train_loss"]
+
+
+def test_04_lrn_paper_form_is_pytorch_form_with_alpha_times_n(tmp_path):
+    r = run("04_lrn", tmp_path)
+    assert r["max_rel_diff_mapped"] < 1e-6
+    assert r["max_rel_diff_same_alpha"] > 1e-2
+    # with the paper's constants the normaliser is dominated by k = 2: about 2^-0.75
+    assert 0.4 < r["median_damping"]["paper"] <= 2 ** -0.75 + 1e-6
+
+
+def test_05_stacks_match_the_formulas(tmp_path):
+    r = run("05_stacks", tmp_path)
+    c = r["channels"]
+    res = r["results"]
+    assert res["two 3x3"]["receptive_field"] == res["one 5x5"]["receptive_field"] == 5
+    assert res["three 3x3"]["receptive_field"] == res["one 7x7"]["receptive_field"] == 7
+    assert res["two 3x3"]["params"] == 2 * 9 * c * c
+    assert res["one 5x5"]["params"] == 25 * c * c
+    assert res["three 3x3"]["params"] == 3 * 9 * c * c
+    assert res["one 7x7"]["params"] == 49 * c * c
+    assert r["saving_5x5"] == pytest.approx(1 - 18 / 25)
+    assert r["saving_7x7"] == pytest.approx(1 - 27 / 49)
+
+
+def test_06_reductions_cut_parameters_by_the_computed_factor(tmp_path):
+    r = run("06_reductions", tmp_path)
+    m = r["modules"]["3a"]
+    f = m["formula"]
+    for key in ("reduced_params", "naive_params", "reduced_macs", "naive_macs"):
+        assert m[key] == f[key], key
+    # Inception 3a by hand: 192 in; (64, 96, 128, 16, 32, 32)
+    reduced = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32 + (64 + 96 + 128 + 16 + 32 + 32)
+    naive = 192 * 64 + 9 * 192 * 128 + 25 * 192 * 32 + (64 + 128 + 32)
+    assert (m["reduced_params"], m["naive_params"]) == (reduced, naive) == (163696, 387296)
+    assert m["param_factor"] == pytest.approx(naive / reduced)
+    assert m["param_factor"] > 2
+    assert m["reduced_out"] == 256
+
+
+def test_07_residual_runs_and_produces_curves(tmp_path):
+    r = run("07_residual", tmp_path)
+    assert set(r["curves"]) == {"plain-8", "resnet-8", "plain-14", "resnet-14"}
+    for name, curve in r["curves"].items():
+        assert len(curve) == 4 and all(math.isfinite(v) for v in curve), name
+        assert r["final_loss"][name] == pytest.approx(curve[-1])
+
+
+def test_07_network_has_6n_plus_2_layers_and_the_plain_one_no_shortcuts():
+    ex = load("07_residual")
+    from minidl import nn
+
+    for depth in (8, 20):
+        net = ex.CifarResNet(depth, 4, 6, shortcut=True)
+        convs = [m for name, m in net.named_modules() if isinstance(m, nn.Conv2d) and "downsample" not in name]
+        assert len(convs) + 1 == depth   # + the final linear layer
+        assert all(block.has_shortcut for block in net.blocks)
+        assert not any(block.has_shortcut for block in ex.CifarResNet(depth, 4, 6, shortcut=False).blocks)
+    with pytest.raises(ValueError, match="6n"):
+        ex.CifarResNet(10)
+
+
+def test_08_traditional_pipeline_loses_to_a_cnn(tmp_path):
+    r = run("08_traditional", tmp_path)
+    assert r["hog_svm"]["test"] > r["chance"] + 0.1
+    assert r["cnn"]["test"] > r["hog_svm"]["test"]
+
+
+def test_08_hinge_loss_by_hand():
+    ex = load("08_traditional")
+    import minidl
+
+    scores = minidl.tensor(np.array([[2.0, 1.5, -1.0], [0.0, 0.0, 3.0]], dtype=np.float32))
+    target = minidl.tensor(np.array([0, 2]))
+    # sample 1: max(0, 1 + 1.5 - 2) + max(0, 1 - 1 - 2) = 0.5; sample 2: margins satisfied, 0
+    assert float(ex.multiclass_hinge_loss(scores, target, 3).item()) == pytest.approx(0.25)
+
+
+def test_10_gradcheck_tour_passes_every_op(tmp_path):
+    r = run("10_gradcheck_tour", tmp_path)
+    assert r["all_passed"]
+    assert len(r["rows"]) > 50
+
+
+def test_readme_lists_every_demonstration():
+    with open(os.path.join(EXAMPLES, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    for name in sorted(os.listdir(EXAMPLES)):
+        if name[:2].isdigit() and name.endswith(".py"):
+            assert name in text, f"examples/README.md does not mention {name}"
