@@ -28,8 +28,9 @@ def behaviour(p=0.5, n=100000):
     y = layer(x).numpy()
     layer.eval()
     z = layer(x).numpy()
-    return {"p": p, "train_zero_fraction": float((y == 0).mean()), "train_kept_values": sorted(set(y[y != 0].tolist())),
-            "train_mean": float(y.mean()), "eval_equals_input": bool(np.array_equal(z, x.numpy()))}
+    return {"p": p, "train_zero_fraction": float((y == 0).mean()),
+            "train_kept_values": sorted(set(y[y != 0].tolist())), "train_mean": float(y.mean()),
+            "eval_equals_input": bool(np.array_equal(z, x.numpy()))}
 
 
 def mlp(in_features, hidden, num_classes, p):
@@ -94,7 +95,8 @@ def main(argv=None):
                      f"{min(r[2] for r in h):.3f}"])
     print(f"MLP 2 x {hidden} hidden on {n_train} Shapes images {size}x{size} ({n_val} for validation), "
           f"{epochs} epochs of Adam:")
-    print(_common.table(["model", "train loss", "train acc", "val loss", "val acc", "gap", "best val loss"], rows))
+    headers = ["model", "train loss", "train acc", "val loss", "val acc", "gap", "best val loss"]
+    print(_common.table(headers, rows))
 
     def draw(plt):
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))

@@ -3,7 +3,8 @@
 The lecture's formula (the paper's, ``local_response_norm_paper``) divides by a power of the *sum* of
 squares over n neighbouring channels:
 
-    b_i = a_i / (k + alpha * sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} a_j^2)^beta,   k=2, n=5, alpha=1e-4, beta=0.75
+    b_i = a_i / (k + alpha * sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} a_j^2)^beta
+    (k = 2, n = 5, alpha = 1e-4, beta = 0.75)
 
 PyTorch's ``local_response_norm`` divides alpha by the window size (a *mean* of squares):
 
@@ -61,11 +62,12 @@ def main(argv=None):
     print(_common.table(
         ["form", "arguments", "max |b - b_paper| / max|b_paper|", "median b/a"],
         [["paper", f"n={n}, alpha={alpha}", "0", f"{damping['paper']:.4f}"],
-         ["PyTorch, mapped", f"size={n}, alpha={n * alpha:g}", f"{diff_mapped:.2e}", f"{damping['pytorch_mapped']:.4f}"],
+         ["PyTorch, mapped", f"size={n}, alpha={n * alpha:g}", f"{diff_mapped:.2e}",
+          f"{damping['pytorch_mapped']:.4f}"],
          ["PyTorch, same alpha", f"size={n}, alpha={alpha}", f"{diff_naive:.2e}",
           f"{damping['pytorch_same_alpha']:.4f}"]]))
-    print(f"mapping: local_response_norm_paper(x, n, alpha, beta, k) == "
-          f"local_response_norm(x, size=n, alpha=n*alpha, beta, k) for odd n")
+    print("mapping: local_response_norm_paper(x, n, alpha, beta, k) == "
+          "local_response_norm(x, size=n, alpha=n*alpha, beta, k) for odd n")
 
     def draw(plt):
         channel = int(np.argmax(a_np[0].reshape(a_np.shape[1], -1).max(axis=1)))
@@ -83,8 +85,8 @@ def main(argv=None):
         return fig
 
     plot = _common.save_figure(args, "04_lrn.png", draw)
-    return {"max_rel_diff_mapped": diff_mapped, "max_rel_diff_same_alpha": diff_naive, "median_damping": damping,
-            "plot": plot}
+    return {"max_rel_diff_mapped": diff_mapped, "max_rel_diff_same_alpha": diff_naive,
+            "median_damping": damping, "plot": plot}
 
 
 if __name__ == "__main__":

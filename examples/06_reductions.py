@@ -91,15 +91,17 @@ def main(argv=None):
     results = {name: measure(name, c_in, hw, row, device) for name, c_in, hw, row in chosen}
     rows = [[name, f"{r['in_channels']}x{r['size']}x{r['size']}", f"{r['naive_params']:,}",
              f"{r['reduced_params']:,}", f"{r['param_factor']:.2f}x", f"{r['naive_macs'] / 1e6:.1f} M",
-             f"{r['reduced_macs'] / 1e6:.1f} M", f"{r['mac_factor']:.2f}x", f"{r['naive_out']} / {r['reduced_out']}"]
+             f"{r['reduced_macs'] / 1e6:.1f} M", f"{r['mac_factor']:.2f}x",
+             f"{r['naive_out']} / {r['reduced_out']}"]
             for name, r in results.items()]
-    print("Inception modules without (naive, Fig. 2a) and with (Fig. 2b) the 1x1 reductions, at 224x224 input:")
+    print("Inception modules without (naive, Fig. 2a) and with (Fig. 2b) the 1x1 reductions, "
+          "at 224x224 input:")
     print(_common.table(["module", "input", "params naive", "params reduced", "factor", "MACs naive",
                          "MACs reduced", "factor", "out channels"], rows))
     total_naive = sum(r["naive_params"] for r in results.values())
     total_reduced = sum(r["reduced_params"] for r in results.values())
-    print(f"all {len(results)} module(s): {total_naive:,} parameters naive, {total_reduced:,} with reductions "
-          f"({total_naive / total_reduced:.2f}x fewer)")
+    print(f"all {len(results)} module(s): {total_naive:,} parameters naive, {total_reduced:,} with "
+          f"reductions ({total_naive / total_reduced:.2f}x fewer)")
 
     def draw(plt):
         import numpy as np

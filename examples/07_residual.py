@@ -41,7 +41,8 @@ class CifarResNet(nn.Module):
         blocks, channels = [], width
         for stage, planes in enumerate((width, 2 * width, 4 * width)):
             for i in range(n):
-                blocks.append(BasicBlock(channels, planes, 2 if (stage > 0 and i == 0) else 1, shortcut=shortcut))
+                stride = 2 if (stage > 0 and i == 0) else 1
+                blocks.append(BasicBlock(channels, planes, stride, shortcut=shortcut))
                 channels = planes
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -85,7 +86,8 @@ def smooth(values, k):
 
 def main(argv=None):
     p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("--depths", type=int, nargs=2, default=None, help="two depths 6n+2 (default 8 20; 8 14 fast)")
+    p.add_argument("--depths", type=int, nargs=2, default=None,
+                   help="two depths 6n+2 (default 8 20; 8 14 fast)")
     p.add_argument("--width", type=int, default=None, help="channels of the first stage (default 8)")
     p.add_argument("--steps", type=int, default=None, help="SGD steps per network (default 300; 4 fast)")
     args = p.parse_args(argv)
@@ -110,14 +112,14 @@ def main(argv=None):
     tail = max(1, steps // 10)
     final = {name: float(np.mean(c[-tail:])) for name, c in curves.items()}
     rows = [[name, f"{final[name]:.4f}", f"{seconds[name]:.1f}"] for name in curves]
-    print(f"training loss (mean of the last {tail} steps), {steps} steps of batch {batch} on {n_train} Shapes "
-          f"images {size}x{size}, width {width}:")
+    print(f"training loss (mean of the last {tail} steps), {steps} steps of batch {batch} on {n_train} "
+          f"Shapes images {size}x{size}, width {width}:")
     print(_common.table(["network", "final training loss", "seconds"], rows))
     shallow, deep = depths
-    print(f"plain: {deep} layers {'worse' if final[f'plain-{deep}'] > final[f'plain-{shallow}'] else 'not worse'} "
-          f"than {shallow}; residual: {deep} layers "
-          f"{'at least as good as' if final[f'resnet-{deep}'] <= final[f'resnet-{shallow}'] else 'worse than'} "
-          f"{shallow}")
+    plain_worse = final[f"plain-{deep}"] > final[f"plain-{shallow}"]
+    residual_ok = final[f"resnet-{deep}"] <= final[f"resnet-{shallow}"]
+    print(f"plain: {deep} layers {'worse' if plain_worse else 'not worse'} than {shallow}; residual: {deep} "
+          f"layers {'at least as good as' if residual_ok else 'worse than'} {shallow}")
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -126,7 +128,8 @@ def main(argv=None):
                   f"resnet-{shallow}": ("tab:blue", "-"), f"resnet-{deep}": ("tab:red", "-")}
         for name, c in curves.items():
             colour, style = styles[name]
-            ax.plot(np.arange(1, len(smooth(c, k)) + 1) * k, smooth(c, k), color=colour, linestyle=style, label=name)
+            y = smooth(c, k)
+            ax.plot(np.arange(1, len(y) + 1) * k, y, color=colour, linestyle=style, label=name)
         ax.set_xlabel("SGD step")
         ax.set_ylabel(f"training loss (mean of {k} steps)")
         ax.set_title("Plain (dashed) and residual (solid) networks on Shapes")

@@ -38,7 +38,8 @@ def train_svm(features, target, num_classes, steps, lr, weight_decay, device):
     svm = nn.Linear(features.shape[1], num_classes).to(device)
     opt = optim.SGD(svm.parameters(), lr=lr, momentum=0.9)
     for _ in range(steps):
-        loss = multiclass_hinge_loss(svm(features), target, num_classes) + weight_decay * (svm.weight ** 2).sum()
+        loss = multiclass_hinge_loss(svm(features), target, num_classes)
+        loss = loss + weight_decay * (svm.weight ** 2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -104,7 +105,8 @@ def main(argv=None):
     classes = {"classes": args.classes.split(",")} if args.classes else {}
     train_set = Shapes(n_train, size, seed=args.seed + 1, **classes)
     test_set = Shapes(n_test, size, seed=args.seed + 2, **classes)
-    (xt, yt), (xv, yv) = [tuple(t.to(device) for t in ds.get_batch(np.arange(len(ds)))) for ds in (train_set, test_set)]
+    (xt, yt), (xv, yv) = [tuple(t.to(device) for t in ds.get_batch(np.arange(len(ds))))
+                          for ds in (train_set, test_set)]
     k = len(train_set.classes)
 
     start = time.perf_counter()
@@ -124,12 +126,14 @@ def main(argv=None):
     cnn_seconds = time.perf_counter() - start
 
     results = {"chance": 1.0 / k,
-               "hog_svm": {"train": svm_train, "test": svm_test, "seconds": svm_seconds, "features": ht.shape[1]},
+               "hog_svm": {"train": svm_train, "test": svm_test, "seconds": svm_seconds,
+                           "features": ht.shape[1]},
                "cnn": {"train": cnn_train, "test": cnn_test, "seconds": cnn_seconds}}
     print(f"Shapes, {k} classes, {size}x{size}: {n_train} training and {n_test} test images")
     print(_common.table(["method", "train accuracy", "test accuracy", "seconds"], [
         ["chance", f"{1 / k:.1%}", f"{1 / k:.1%}", "-"],
-        [f"HOG ({ht.shape[1]} features, {cell}x{cell} cells) + linear SVM", f"{svm_train:.1%}", f"{svm_test:.1%}",
+        [f"HOG ({ht.shape[1]} features, {cell}x{cell} cells) + linear SVM", f"{svm_train:.1%}",
+         f"{svm_test:.1%}",
          f"{svm_seconds:.1f}"],
         [f"small CNN ({epochs} epochs)", f"{cnn_train:.1%}", f"{cnn_test:.1%}", f"{cnn_seconds:.1f}"],
     ]))

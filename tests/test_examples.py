@@ -93,7 +93,8 @@ def test_06_reductions_cut_parameters_by_the_computed_factor(tmp_path):
     for key in ("reduced_params", "naive_params", "reduced_macs", "naive_macs"):
         assert m[key] == f[key], key
     # Inception 3a by hand: 192 in; (64, 96, 128, 16, 32, 32)
-    reduced = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32 + (64 + 96 + 128 + 16 + 32 + 32)
+    reduced = (192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32
+               + (64 + 96 + 128 + 16 + 32 + 32))
     naive = 192 * 64 + 9 * 192 * 128 + 25 * 192 * 32 + (64 + 128 + 32)
     assert (m["reduced_params"], m["naive_params"]) == (reduced, naive) == (163696, 387296)
     assert m["param_factor"] == pytest.approx(naive / reduced)
@@ -115,7 +116,8 @@ def test_07_network_has_6n_plus_2_layers_and_the_plain_one_no_shortcuts():
 
     for depth in (8, 20):
         net = ex.CifarResNet(depth, 4, 6, shortcut=True)
-        convs = [m for name, m in net.named_modules() if isinstance(m, nn.Conv2d) and "downsample" not in name]
+        convs = [m for name, m in net.named_modules()
+                 if isinstance(m, nn.Conv2d) and "downsample" not in name]
         assert len(convs) + 1 == depth   # + the final linear layer
         assert all(block.has_shortcut for block in net.blocks)
         assert not any(block.has_shortcut for block in ex.CifarResNet(depth, 4, 6, shortcut=False).blocks)

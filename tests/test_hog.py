@@ -51,8 +51,10 @@ def test_step_edge_votes_go_to_the_bins_around_its_orientation():
     assert total[0, 0, 0] == pytest.approx(8.0) and total[0, 0, 1] == pytest.approx(8.0)
 
 
-@pytest.mark.parametrize("angle, bins", [(10.0, {0: 1.0}), (20.0, {0: 0.5, 1: 0.5}), (25.0, {0: 0.25, 1: 0.75}),
-                                         (175.0, {8: 0.75, 0: 0.25}), (90.0, {4: 1.0})])
+@pytest.mark.parametrize("angle, bins", [
+    (10.0, {0: 1.0}), (20.0, {0: 0.5, 1: 0.5}), (25.0, {0: 0.25, 1: 0.75}), (175.0, {8: 0.75, 0: 0.25}),
+    (90.0, {4: 1.0}),
+])
 def test_votes_split_linearly_between_the_two_nearest_bin_centres(angle, bins):
     votes = hog.orientation_votes(np.full((1, 1, 1), 2.0), np.full((1, 1, 1), angle), n_bins=9)
     expected = np.zeros(9)
@@ -132,4 +134,5 @@ def test_gpu_matches_cpu(rng):
     import cupy
 
     images = rng.random((3, 3, 24, 24))
-    np.testing.assert_allclose(cupy.asnumpy(hog.hog(cupy.asarray(images))), hog.hog(images), rtol=1e-9, atol=1e-12)
+    on_gpu = cupy.asnumpy(hog.hog(cupy.asarray(images)))
+    np.testing.assert_allclose(on_gpu, hog.hog(images), rtol=1e-9, atol=1e-12)

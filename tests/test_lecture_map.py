@@ -62,7 +62,8 @@ def test_reference_exists(path, name):
     assert os.path.isfile(os.path.join(ROOT, path)), f"docs/lecture.md names {path}, which does not exist"
     if name:
         assert path.endswith(".py"), f"{path}::{name}: only Python files have named definitions"
-        assert name in defined_names(path), f"docs/lecture.md names {path}::{name}, which is not defined there"
+        assert name in defined_names(path), \
+            f"docs/lecture.md names {path}::{name}, which is not defined there"
 
 
 def test_markdown_links_point_at_files():
@@ -72,14 +73,16 @@ def test_markdown_links_point_at_files():
 
 def test_every_demonstration_is_on_the_map():
     named = {path for path, _ in references()}
-    demos = {f"examples/{f}" for f in os.listdir(os.path.join(ROOT, "examples")) if re.match(r"\d\d_\w+\.py$", f)}
+    demos = {f"examples/{f}" for f in os.listdir(os.path.join(ROOT, "examples"))
+             if re.match(r"\d\d_\w+\.py$", f)}
     assert demos, "no demonstrations found"
     assert not demos - named, f"demonstrations missing from docs/lecture.md: {sorted(demos - named)}"
 
 
 def test_the_checker_catches_a_wrong_name(tmp_path):
     assert "hog" in defined_names("minidl/hog.py")
-    assert "TestResNet.test_block_is_identity_plus_residual" in defined_names("tests/test_nets_architecture.py")
+    architecture = defined_names("tests/test_nets_architecture.py")
+    assert "TestResNet.test_block_is_identity_plus_residual" in architecture
     assert "no_such_function" not in defined_names("minidl/hog.py")
     assert REFERENCE.findall("see `minidl/hog.py::hog` and `nets/vgg.py`") == [("minidl/hog.py", "hog"),
                                                                               ("nets/vgg.py", "")]

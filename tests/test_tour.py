@@ -29,7 +29,8 @@ def test_the_tour_covers_every_differentiable_functional_op(rows):
         "local_response_norm", "local_response_norm_paper", "dropout", "dropout2d", "batch_norm",
         "cross_entropy", "nll_loss", "mse_loss", "interpolate", "pad", "crop", "center_crop",
         "add", "sub", "mul", "div", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip", "sum", "mean",
-        "amax", "amin", "var", "neg", "expand", "split", "reshape", "transpose", "permute", "getitem", "cat", "stack", "where",
+        "amax", "amin", "var", "neg", "expand", "split", "reshape", "transpose", "permute", "getitem", "cat",
+        "stack", "where",
     }
     missing = sorted(n for n in names if n not in covered)
     assert not missing, f"ops left out of the tour: {missing}"
