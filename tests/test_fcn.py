@@ -213,17 +213,22 @@ def test_bad_arguments_are_named():
         fcn8s(num_classes=3, width=TINY)(minidl.Tensor(np.zeros((1, 1, 8, 8), dtype=np.float32)))
 
 
-def test_training_step_reduces_the_loss():
+def test_gradients_reach_the_backbone_after_the_first_step():
+    """With zero score layers the first backward reaches only them (as in the reference); once they move,
+    every layer gets a gradient, the skips and the upsampling included."""
     minidl.manual_seed(0)
-    net = fcn16s(num_classes=2, width=TINY, dropout=0.0)
+    net = fcn8s(num_classes=2, width=TINY, dropout=0.0)
     image = _image(12, 12, seed=5)
     target = minidl.Tensor((image.numpy()[:, 0] > 0.5).astype(np.int64))
-    opt = minidl.optim.Adam(net.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(3):
-        loss = F.cross_entropy(net(image), target, ignore_index=255)
+    opt = minidl.optim.SGD(net.parameters(), lr=0.1)
+    grads = []
+    for _ in range(2):
         opt.zero_grad()
-        loss.backward()
+        F.cross_entropy(net(image), target, ignore_index=255).backward()
+        grads.append({name: np.abs(p.grad.numpy()).sum() if p.grad is not None else 0.0
+                      for name, p in net.named_parameters()})
         opt.step()
-        losses.append(float(loss.item()))
-    assert losses[-1] < losses[0]
+    first, second = grads
+    assert first["score_fr.bias"] > 0 and first["score_pool3.weight"] > 0
+    assert first["features.0.weight"] == 0 and first["classifier.0.weight"] == 0
+    assert all(value > 0 for value in second.values()), [k for k, v in second.items() if v == 0]
