@@ -16,7 +16,7 @@ import numpy as np
 import _common
 import minidl
 import minidl.functional as F
-from minidl import nn, optim
+from minidl import hog, nn, optim
 from minidl.data import Shapes
 
 
@@ -75,6 +75,8 @@ def train(p, data, epochs, hidden, lr, batch, seed, device):
 def main(argv=None):
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--p", type=float, default=0.5, help="dropout probability")
+    p.add_argument("--inputs", choices=["pixels", "hog"], default="pixels",
+                   help="what the MLP reads: the pixels, or HOG features of the images (minidl.hog)")
     args = p.parse_args(argv)
     device = _common.setup(args)
     b = behaviour(args.p)
@@ -85,6 +87,8 @@ def main(argv=None):
     size, n_train, n_val, epochs, hidden = (12, 120, 300, 12, 256) if args.fast else (16, 300, 2000, 60, 1024)
     train_set, val_set = Shapes(n_train, size, seed=args.seed + 1), Shapes(n_val, size, seed=args.seed + 2)
     data = [tuple(t.to(device) for t in ds.get_batch(np.arange(len(ds)))) for ds in (train_set, val_set)]
+    if args.inputs == "hog":
+        data = [(minidl.tensor(hog.hog(x, cell_size=4), device=device), y) for x, y in data]
     histories = {}
     for label, prob in (("no dropout", 0.0), (f"dropout p={args.p}", args.p)):
         histories[label] = train(prob, data, epochs, hidden, 1e-3, 50, args.seed, device)

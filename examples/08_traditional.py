@@ -54,14 +54,6 @@ def small_cnn(width, num_classes):
                          nn.Linear(4 * width, num_classes))
 
 
-def standardize(x):
-    """Each image's channels to zero mean and unit spread: the CNN need not learn to ignore the background
-    colour and brightness, which vary from image to image (HOG is invariant to them by construction)."""
-    mean = x.mean((2, 3), keepdim=True)
-    spread = ((x - mean) ** 2).mean((2, 3), keepdim=True).sqrt() + 0.05
-    return (x - mean) / spread
-
-
 def train_cnn(model, x, y, epochs, batch, lr, seed):
     opt = optim.Adam(model.parameters(), lr=lr)
     steps = epochs * ((len(y) + batch - 1) // batch)
@@ -120,7 +112,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     minidl.manual_seed(args.seed)
-    xt_std, xv_std = standardize(xt), standardize(xv)
+    xt_std, xv_std = _common.standardize(xt), _common.standardize(xv)
     cnn = train_cnn(small_cnn(args.width, k).to(device), xt_std, yt, epochs, 32, 2e-3, args.seed)
     cnn_train, cnn_test = accuracy(predict(cnn, xt_std), yt), accuracy(predict(cnn, xv_std), yv)
     cnn_seconds = time.perf_counter() - start

@@ -77,3 +77,12 @@ def table(headers, rows):
         if k == 0:
             lines.append("-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def standardize(x):
+    """Each image's channels to zero mean and unit spread (plus a floor of 0.05, for flat images): a network
+    need not spend its first steps learning to ignore the background colour and brightness of Shapes,
+    which vary from image to image (HOG is invariant to them by construction)."""
+    mean = x.mean((2, 3), keepdim=True)
+    spread = ((x - mean) ** 2).mean((2, 3), keepdim=True).sqrt() + 0.05
+    return (x - mean) / spread
