@@ -16,7 +16,8 @@ extraction + classifier", written as array code over a whole batch of images at 
    so that the descriptor survives changes of contrast, and one strong edge cannot dominate a block.
 
 Pixels past the last whole cell are left out. Images are (N, C, H, W) arrays or Tensors; everything
-runs on the array module of the input (NumPy or CuPy) and loops only over the bins.
+runs on the array module of the input (NumPy or CuPy); the only Python loops are over the
+bins and over the cell offsets inside a block, never over images or pixels.
 """
 import numpy as np
 
