@@ -78,3 +78,24 @@ def test_torch_twin_is_the_same_network(name, options, size):
         theirs = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(ours).max()))
     assert set(twin.state_dict()) == set(model.state_dict())
+
+
+def test_torch_twin_of_fcn_with_skips():
+    """FCN's forward (skips, crops, learned upsampling) runs the same in the twin; its score layers start
+    at zero, so random weights are put in first to make the comparison mean something."""
+    torch = pytest.importorskip("torch")
+    twin_module = _load("torch_twin")
+    model = nets.create("fcn8s", num_classes=5, width=0.125)
+    rng = np.random.default_rng(1)
+    with minidl.no_grad():
+        for p in model.parameters():
+            p.data[...] = rng.standard_normal(p.shape).astype(np.float32) * 0.1
+    model.eval()
+    twin = twin_module.torch_twin(model)
+    x = rng.standard_normal((2, 3, 40, 40)).astype(np.float32)
+    with minidl.no_grad():
+        ours = model(minidl.Tensor(x)).numpy()
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x)).numpy()
+    assert ours.shape == (2, 5, 40, 40)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(ours).max())
