@@ -33,7 +33,7 @@ STAGES = (("conv3-64",), ("conv3-128",), ("conv3-256", "conv3-256"))
 def train_classifier(args):
     train = Shapes(n=args.num_train, image_size=32, mode="classify", seed=args.seed)
     model = vgg(STAGES, num_classes=len(train.classes), batch_norm=True, width=args.width, dropout=0.2)
-    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(train, batch_size=64, shuffle=True, drop_last=True, generator=args.seed)
     for epoch in range(args.epochs):
         model.train()
@@ -94,7 +94,8 @@ def main(argv=None):
     p.add_argument("--out", default="runs/convolutionalize")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    args.num_train, args.epochs, args.width = (256, 1, 0.125) if args.fast else (3000, 3, 0.25)
+    args.num_train, args.epochs, args.width = (256, 1, 0.125) if args.fast else (3000, 5, 0.25)
+    args.lr = 1e-3
     minidl.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
 
