@@ -100,4 +100,4 @@ def test_heatmap_example_runs_fast(tmp_path, capsys):
     out = capsys.readouterr().out
     difference = float(out.split("max |difference| = ")[1].split()[0])
     assert difference < 1e-5
-    assert "96x96 image -> score map (9, 9) per class" in out
+    assert "96x96 image -> score map (9, 9) per class; at the 9 tile-aligned positions" in out
