@@ -22,7 +22,8 @@ def parser(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--fast", action="store_true", help="a small run of seconds (what the tests use)")
     p.add_argument("--device", default="cpu", help="cpu (default), gpu or auto")
-    p.add_argument("--out", default=os.path.join(HERE, "out"), help="folder for the PNG")
+    p.add_argument("--out", default=os.path.join(ROOT, "runs", "examples"),
+                   help="folder for the PNG (default runs/examples, beside the command line's runs)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random generator")
     p.add_argument("--no-plot", action="store_true", help="print the numbers only")
     return p
