@@ -10,7 +10,6 @@ its input tensors.
 ``backward`` walks that graph once, in reverse topological order found without recursion (a chain of
 100,000 nodes is fine), so diamonds and reused tensors get every contribution exactly once.
 """
-import contextlib
 import functools
 import threading
 

@@ -166,24 +166,12 @@ class Tensor:
     # ----------------------------------------------------------------- conversions
     def to(self, *args, dtype=None, device=None):
         """``t.to('cuda')``, ``t.to(minidl.float64)``, ``t.to(device, dtype)``; differentiable."""
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-                continue
-            try:
-                device = backend.canonical_device(a)
-            except ValueError:
-                try:
-                    dtype = np.dtype(a)
-                except TypeError:
-                    raise ValueError(
-                        f"Tensor.to: {a!r} is neither a device ('cpu', 'cuda') nor a dtype"
-                    ) from None
+        device, dtype = parse_to_args(args, {"device": device, "dtype": dtype}, "Tensor")
         out = self
-        if device is not None and backend.canonical_device(device) != self.device:
-            out = _S.ToDevice.apply(out, device=backend.canonical_device(device))
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            out = _A.Cast.apply(out, dtype=np.dtype(dtype))
+        if device is not None and device != self.device:
+            out = _S.ToDevice.apply(out, device=device)
+        if dtype is not None and dtype != self.dtype:
+            out = _A.Cast.apply(out, dtype=dtype)
         return out
 
     def cpu(self):
@@ -529,6 +517,26 @@ class Tensor:
             raise ValueError(f"copy_: source shape {_fmt(src.shape)} differs from {_fmt(self.shape)}")
         self.data[...] = backend.to_device(src, self.device).astype(self.dtype, copy=False)
         return self
+
+
+def parse_to_args(args, kwargs, who):
+    """Split ``to(...)`` arguments (devices, dtypes, a tensor to match) into (device, dtype), each or None."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{who}.to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+            continue
+        try:
+            device = backend.canonical_device(a)
+        except ValueError:
+            try:
+                dtype = np.dtype(a)
+            except TypeError:
+                raise ValueError(f"{who}.to: {a!r} is neither a device ('cpu', 'cuda') nor a dtype") from None
+    return (None if device is None else backend.canonical_device(device),
+            None if dtype is None else np.dtype(dtype))
 
 
 # ---------------------------------------------------------------------- constructors

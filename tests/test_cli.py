@@ -1,5 +1,4 @@
 """The ``minidl`` command line end to end, at tiny sizes: train, resume, eval, predict, and bad input."""
-import os
 import re
 
 import numpy as np

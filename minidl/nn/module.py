@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
 from .state import load_state
 
@@ -37,25 +37,9 @@ class RemovableHandle:
 
 
 def _parse_to(args, kwargs, who):
-    """Split ``to(...)`` arguments into (device or None, dtype or None)."""
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    if kwargs:
-        raise TypeError(f"{who}.to: unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
-            continue
-        try:
-            device = backend.canonical_device(a)
-        except ValueError:
-            try:
-                dtype = np.dtype(a)
-            except TypeError:
-                raise ValueError(f"{who}.to: {a!r} is neither a device ('cpu', 'cuda') nor a dtype") from None
-    if device is not None:
-        device = backend.canonical_device(device)
+    """Split ``to(...)`` arguments into (device or None, dtype or None); modules take float dtypes only."""
+    device, dtype = parse_to_args(args, kwargs, who)
     if dtype is not None:
-        dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{who}.to: only floating-point dtypes can be asked for, got {dtype}")
     return device, dtype
