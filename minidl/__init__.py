@@ -7,8 +7,10 @@ from .backend import (  # noqa: F401
 )
 from .random import manual_seed  # noqa: F401
 from .tensor import (  # noqa: F401
-    Tensor, arange, bool_, double, empty, float16, float32, float64, from_numpy, full, half, int32,
-    int64, long, ones, ones_like, rand, randn, tensor, uint8, zeros, zeros_like,
+    Tensor, bool_, double, float16, float32, float64, half, int32, int64, long, uint8,
+)
+from .creation import (  # noqa: F401
+    arange, empty, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402

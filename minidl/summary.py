@@ -11,7 +11,8 @@ import numpy as np
 
 from . import backend, nn
 from .autograd import no_grad
-from .tensor import Tensor, float32, zeros
+from .creation import zeros
+from .tensor import Tensor, float32
 
 SummaryRow = collections.namedtuple("SummaryRow", ["name", "type", "output_shape", "params", "macs"])
 ReceptiveFieldRow = collections.namedtuple(
