@@ -50,13 +50,15 @@ VARIANTS = {
 }
 
 
-def fcn_features(width=1.0, in_channels=3, padding=PADDING):
+def fcn_features(width=1.0, in_channels=3, padding=PADDING, batch_norm=False):
     """VGG-16's conv stages with conv1_1 padded by ``padding`` and ceil-mode pools.
 
     Returns ``(features, pool_indices, stage_channels)`` as ``vgg.make_layers``; the keys of
-    ``features.state_dict()`` equal those of ``vgg16(width=width).features``.
+    ``features.state_dict()`` equal those of ``vgg16(width=width).features`` (``vgg16_bn``'s with
+    ``batch_norm``: a BatchNorm2d after every convolution).
     """
-    features, pool_indices, stage_channels = make_layers("D", width=width, in_channels=in_channels)
+    features, pool_indices, stage_channels = make_layers("D", batch_norm=batch_norm, width=width,
+                                                         in_channels=in_channels)
     layers = list(features)
     first = layers[0]
     layers[0] = nn.Conv2d(first.in_channels, first.out_channels, kernel_size=3, padding=padding)
@@ -76,26 +78,35 @@ class FCN(nn.Module):
         at_once: scale pool4 by 0.01 and pool3 by 1e-4 before scoring (the all-at-once reference).
         padding: conv1_1's padding; 100 in the paper (smaller values shrink the work but then inputs
             below some size leave no fc6 output, and the crop offsets no longer centre the output).
+        batch_norm: not in the paper (which starts from a trained VGG-16): build the backbone as
+            ``vgg16_bn`` (BatchNorm2d after every convolution), which trains much faster from scratch.
+        head_batch_norm: BatchNorm2d after the fc6 and fc7 convolutions too (before their ReLU);
+            ``None`` follows ``batch_norm``. fc6 and fc7 then sit at ``classifier[0]`` and
+            ``classifier[4]``; ``fc_indices`` holds their positions in either layout.
     """
 
     def __init__(self, stride=8, num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3,
-                 padding=PADDING):
+                 padding=PADDING, batch_norm=False, head_batch_norm=None):
         super().__init__()
         if stride not in VARIANTS:
             raise ValueError(f"FCN: stride must be 32, 16 or 8, got {stride!r}")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"FCN: num_classes must be a positive int, got {num_classes!r}")
         self.stride, self.num_classes, self.at_once = stride, num_classes, bool(at_once)
-        self.features, self.pool_indices, self.stage_channels = fcn_features(width, in_channels, padding)
+        self.batch_norm = bool(batch_norm)
+        self.head_batch_norm = self.batch_norm if head_batch_norm is None else bool(head_batch_norm)
+        self.features, self.pool_indices, self.stage_channels = fcn_features(
+            width, in_channels, padding, self.batch_norm)
         hidden = scale_channels(FC_WIDTH, width)
-        self.classifier = nn.Sequential(
-            nn.Conv2d(self.stage_channels[-1], hidden, kernel_size=POOLED_SIZE),
-            nn.ReLU(),
-            nn.Dropout(p=dropout),
-            nn.Conv2d(hidden, hidden, kernel_size=1),
-            nn.ReLU(),
-            nn.Dropout(p=dropout),
-        )
+        head, self.fc_indices = [], []
+        for channels_in, kernel in ((self.stage_channels[-1], POOLED_SIZE), (hidden, 1)):
+            self.fc_indices.append(len(head))
+            head.append(nn.Conv2d(channels_in, hidden, kernel_size=kernel))
+            if self.head_batch_norm:
+                head.append(nn.BatchNorm2d(hidden))
+            head += [nn.ReLU(), nn.Dropout(p=dropout)]
+        self.fc_indices = tuple(self.fc_indices)
+        self.classifier = nn.Sequential(*head)
         self.score_fr = nn.Conv2d(hidden, num_classes, kernel_size=1)
         if stride <= 16:
             self.score_pool4 = nn.Conv2d(self.stage_channels[3], num_classes, kernel_size=1)
@@ -110,10 +121,14 @@ class FCN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """VGG's init for the backbone (kaiming-normal convolutions), zero score layers, bilinear upsampling."""
-        for module in list(self.features) + [self.classifier[0], self.classifier[3]]:
+        """VGG's init for the backbone (kaiming-normal convolutions, batch norm 1 and 0), zero score
+        layers, bilinear upsampling."""
+        for module in list(self.features) + list(self.classifier):
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(module.bias, 0.0)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.constant_(module.weight, 1.0)
                 nn.init.constant_(module.bias, 0.0)
         for name in ("score_fr", "score_pool4", "score_pool3"):
             layer = getattr(self, name, None)
@@ -223,14 +238,17 @@ def init_from_classifier(fcn, classifier, input_size=(224, 224)):
             f"init_from_classifier: expected a VGG-16 with 'features' and a Linear 'classifier' (fc6 at "
             f"index 0, fc7 at 3), got {type(classifier).__name__}")
     theirs = features.state_dict()
-    ours = dict(fcn.features.named_parameters())
+    # parameters and, with batch norm, the running statistics (buffers) of the backbone
+    ours = dict(fcn.features.state_dict(keep_vars=True))
     if set(theirs) != set(ours):
+        layout = "vgg16_bn's (configuration D with batch norm)" if fcn.batch_norm else \
+            "VGG-16's (configuration D)"
         raise ValueError(
-            "init_from_classifier: the classifier's features are not VGG-16's (configuration D) layout; "
+            f"init_from_classifier: the classifier's features are not {layout} layout; "
             f"expected keys {sorted(ours)[:4]}..., got {sorted(theirs)[:4]}...")
     for name, param in ours.items():
         _copy(param, theirs[name], f"init_from_classifier: features.{name} (different width?)")
-    fc6, fc7 = fcn.classifier[0], fcn.classifier[3]
+    fc6, fc7 = (fcn.classifier[i] for i in fcn.fc_indices)
     for dst, src, name in ((fc6, head[0], "classifier.0"), (fc7, head[3], "classifier.3")):
         _copy(dst.weight, src.weight, f"init_from_classifier: {name}.weight (different width?)", reshape=True)
         _copy(dst.bias, src.bias, f"init_from_classifier: {name}.bias (different width?)")
@@ -250,8 +268,10 @@ def init_from_classifier(fcn, classifier, input_size=(224, 224)):
 
 
 def _builder(stride):
-    def build(num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3, padding=PADDING):
-        return FCN(stride, num_classes, width, dropout, at_once, in_channels, padding)
+    def build(num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3, padding=PADDING,
+              batch_norm=False, head_batch_norm=None):
+        return FCN(stride, num_classes, width, dropout, at_once, in_channels, padding, batch_norm,
+                   head_batch_norm)
 
     build.__name__ = build.__qualname__ = f"fcn{stride}s"
     build.__doc__ = f"FCN-{stride}s on VGG-16 (Long et al. 2015), the reference model's layout."

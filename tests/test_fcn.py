@@ -232,3 +232,79 @@ def test_gradients_reach_the_backbone_after_the_first_step():
     assert first["score_fr.bias"] > 0 and first["score_pool3.weight"] > 0
     assert first["features.0.weight"] == 0 and first["classifier.0.weight"] == 0
     assert all(value > 0 for value in second.values()), [k for k, v in second.items() if v == 0]
+
+
+def test_batch_norm_variant_layout():
+    """``batch_norm=True``: vgg16_bn's backbone (a BatchNorm2d after each of the 13 convolutions, same
+    keys), BatchNorm2d after fc6 and fc7, and the paper's layout left as it was by default."""
+    from nets.vgg import vgg16_bn
+
+    net = fcn8s(num_classes=3, width=1 / 8, batch_norm=True)
+    kinds = [type(m).__name__ for m in net.features]
+    assert kinds.count("Conv2d") == 13 and kinds.count("BatchNorm2d") == 13
+    for i, kind in enumerate(kinds):
+        if kind == "Conv2d":
+            assert kinds[i + 1] == "BatchNorm2d" and kinds[i + 2] == "ReLU"
+    assert net.features[0].padding == (100, 100)
+    assert all(net.features[i].ceil_mode for i in net.pool_indices)
+    assert set(net.features.state_dict()) == set(vgg16_bn(width=1 / 8).features.state_dict())
+    assert [type(m).__name__ for m in net.classifier] == ["Conv2d", "BatchNorm2d", "ReLU", "Dropout"] * 2
+    assert net.fc_indices == (0, 4) and net.classifier[4].weight.shape == (512, 512, 1, 1)
+    backbone_only = fcn8s(num_classes=3, width=TINY, batch_norm=True, head_batch_norm=False)
+    assert [type(m).__name__ for m in backbone_only.classifier] == ["Conv2d", "ReLU", "Dropout"] * 2
+    plain = fcn8s(num_classes=3, width=TINY)
+    assert plain.fc_indices == (0, 3)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+
+
+@pytest.mark.parametrize("stride", [32, 16, 8])
+@pytest.mark.parametrize("h,w", [(1, 1), (17, 40), (64, 64)])
+def test_batch_norm_variant_output_has_the_input_size(stride, h, w):
+    net = FCN(stride, num_classes=3, width=TINY, batch_norm=True)
+    out = net.train()(_image(h, w, n=2))
+    assert out.shape == (2, 3, h, w)
+    with minidl.no_grad():
+        assert net.eval()(_image(h, w)).shape == (1, 3, h, w)
+
+
+def test_batch_norm_variant_trains():
+    """A few Adam steps on two 32x32 images (a bright square on a dark background) lower the loss well
+    below where it starts, and the running statistics of every BatchNorm2d move."""
+    minidl.manual_seed(0)
+    net = fcn8s(num_classes=2, width=TINY, batch_norm=True, dropout=0.0)
+    rng = np.random.default_rng(4)
+    images = rng.random((2, 3, 32, 32), dtype=np.float32) * 0.2
+    target = np.zeros((2, 32, 32), dtype=np.int64)
+    target[0, 4:16, 6:20] = 1
+    target[1, 12:28, 14:30] = 1
+    images[target[:, None].repeat(3, axis=1) == 1] += 0.8
+    x, y = minidl.Tensor(images), minidl.Tensor(target)
+    opt = minidl.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y, ignore_index=255)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.item()))
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0], losses
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            assert np.any(module.running_mean.numpy() != 0)
+
+
+def test_init_from_a_batch_norm_classifier_copies_the_running_statistics():
+    from nets.vgg import vgg16_bn
+
+    vgg = vgg16_bn(num_classes=10, width=TINY)
+    for name, tensor in vgg.features.state_dict(keep_vars=True).items():
+        tensor.data[...] = np.random.default_rng(len(name)).random(tensor.shape).astype(tensor.dtype)
+    fcn = init_from_classifier(fcn8s(num_classes=3, width=TINY, batch_norm=True), vgg)
+    theirs = vgg.features.state_dict()
+    for name, tensor in fcn.features.state_dict().items():
+        np.testing.assert_array_equal(tensor.numpy(), theirs[name].numpy())
+    fc7 = fcn.classifier[fcn.fc_indices[1]].weight.numpy()[:, :, 0, 0]
+    np.testing.assert_array_equal(fc7, vgg.classifier[3].weight.numpy())
+    with pytest.raises(ValueError, match="not vgg16_bn's"):
+        init_from_classifier(fcn8s(num_classes=3, width=TINY, batch_norm=True), vgg16(width=TINY))

@@ -68,3 +68,19 @@ def test_voc_folder_with_a_bad_mask_is_named(tmp_path, capsys):
     assert status == 2
     bad = os.path.join(str(tmp_path), "SegmentationClass", "3.png")
     assert f"{bad}: colour(s) (64, 192, 128) are not in the VOC colour map of 21 classes" in err
+
+
+def test_batch_norm_option_is_recorded_and_reloads(tmp_path, capsys):
+    out_dir = tmp_path / "bn"
+    status, out, _ = run(capsys, "--batch-norm", "--epochs", "1", "--out", str(out_dir))
+    assert status == 0 and out.strip().splitlines()[-1].startswith("final validation mean IU: ")
+    ckpt = minidl.load(str(out_dir / "last.safetensors"))
+    assert ckpt["meta"]["net_options"]["batch_norm"] is True
+    assert any(key.endswith("running_mean") for key in ckpt["model"])
+    status, out, _ = run(capsys, "--batch-norm", "--epochs", "2", "--out", str(out_dir),
+                         "--resume", str(out_dir / "last.safetensors"))
+    assert status == 0 and "after epoch 1" in out
+    # without the flag the checkpoint records no option, as before
+    plain = tmp_path / "plain"
+    assert run(capsys, "--epochs", "1", "--out", str(plain))[0] == 0
+    assert "batch_norm" not in minidl.load(str(plain / "last.safetensors"))["meta"]["net_options"]
