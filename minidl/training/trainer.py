@@ -17,6 +17,7 @@ import time
 from .. import backend, random
 from ..autograd import no_grad
 from ..checkpoint import load, save
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from .metrics import ClassificationMeter, SegmentationMeter
 
 
@@ -204,7 +205,7 @@ class Trainer:
         val = self.evaluate()
         lr = self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
-            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+            if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])
             else:
                 self.scheduler.step()
