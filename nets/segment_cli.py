@@ -17,6 +17,13 @@ The Shapes defaults (width 1/16, 64x64, 256 training images, batch 8, Adam at 1e
 run to minutes per epoch on a 2-core CPU; Adam rather than the paper's SGD (1e-4, momentum 0.99,
 batch 1), which needs far more steps from scratch. The 100 pixels of padding dominate the cost at this
 size: a 64x64 input is a 264x264 one for conv1, so larger images cost little more.
+
+``--batch-norm`` (not in the paper) builds the backbone as vgg16_bn and adds batch norm after fc6 and
+fc7. Measured on the 2-core CPU (one thread each, two runs side by side), FCN-8s with it at width 1/16,
+1000 training / 200 validation images, batch 8, dropout 0, Adam 2e-3 or 4e-3, 10 cosine epochs: about
+100 s an epoch, validation mean IU 0.13-0.16 after epoch 1, 0.25 after 3, 0.33 after 7 and 0.35 after
+10 (990 s): it localises the shapes (pixel accuracy 0.94) but confuses their classes, still far from
+the issue's 0.80 within 20 minutes.
 """
 import os
 
