@@ -175,8 +175,8 @@ def _rel(a, b):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("shape, training", itertools.product([(8, 4), (4, 3, 10), (4, 5, 6, 7)],
-                                                               [True, False]))
+@pytest.mark.parametrize("shape, training", list(itertools.product([(8, 4), (4, 3, 10), (4, 5, 6, 7)],
+                                                               [True, False])))
 def test_gpu_matches_cpu(shape, training, rng):
     x = rng.normal(1, 2, shape).astype(np.float32)
     g = rng.normal(size=shape).astype(np.float32)
