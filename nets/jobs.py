@@ -210,10 +210,14 @@ def build_scheduler(optimizer, schedule, epochs, warmup):
 # ---------------------------------------------------------------------- commands
 
 
-def _settings(args, kind):
-    size, _, _, epochs, batch, opt, lr, wd, width = DEFAULTS[kind]
+def settings(args, row):
+    """The run's settings: each command-line value, or else the dataset's row of defaults
+    (image size, train images, val images, epochs, batch, optimizer, lr, weight decay, width)."""
+    size, n_train, n_val, epochs, batch, opt, lr, wd, width = row
     return {
         "image_size": args.image_size or size,
+        "num_train": args.num_train or n_train,
+        "num_val": args.num_val or n_val,
         "epochs": args.epochs or epochs,
         "batch_size": args.batch_size or batch,
         "optimizer": args.optimizer or opt,
@@ -230,7 +234,7 @@ def train(args):
 
     minidl.manual_seed(args.seed)
     kind = data_kind(args.data)
-    s = _settings(args, kind)
+    s = settings(args, DEFAULTS[kind])
     device = pick_device(args.device)
     train_set, val_set, classes = build_datasets(args, kind, s["image_size"])
     model, net_options = build_net(args.net, len(classes), s["width"], s["image_size"])

@@ -80,21 +80,6 @@ def add_parser(subparsers):
     p.set_defaults(func=segment)
 
 
-def _settings(args, kind):
-    size, n_train, n_val, epochs, batch, opt, lr, wd, width = DEFAULTS[kind]
-    return {
-        "image_size": args.image_size or size,
-        "num_train": args.num_train or n_train,
-        "num_val": args.num_val or n_val,
-        "epochs": args.epochs or epochs,
-        "batch_size": args.batch_size or batch,
-        "optimizer": args.optimizer or opt,
-        "lr": args.lr if args.lr is not None else lr,
-        "weight_decay": args.weight_decay if args.weight_decay is not None else wd,
-        "width": args.width if args.width is not None else width,
-    }
-
-
 def build_datasets(args, kind, s):
     """(train set, validation set, class names including 'background')."""
     from minidl import data
@@ -162,7 +147,7 @@ def segment(args):
     kind = "shapes" if args.data == "shapes" else "voc"
     if kind == "voc" and not os.path.isdir(args.data):
         raise jobs.UserError(f"--data {args.data!r}: expected 'shapes' or a folder in the PASCAL VOC layout")
-    s = _settings(args, kind)
+    s = jobs.settings(args, DEFAULTS[kind])
     device = jobs.pick_device(args.device)
     train_set, val_set, classes = build_datasets(args, kind, s)
     options = {"width": s["width"], "dropout": args.dropout, "at_once": args.at_once}
