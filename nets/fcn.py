@@ -283,3 +283,35 @@ fcn16s = _builder(16)
 fcn8s = _builder(8)
 
 MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s}
+
+
+def oracle_scores(masks, stride, num_classes, ignore_index=255):
+    """The FCN paper's four scores of an oracle that knows, on a stride-``stride`` grid, the exact share of
+    every class in each ``stride`` x ``stride`` cell, and upsamples those shares bilinearly (as FCN's
+    upscore layers start out) before the per-pixel argmax.
+
+    A yardstick for what the output stride alone allows: a net that scores on a stride-32 grid (FCN-32s)
+    cannot draw an edge finer than its cells, whatever it learns. ``masks`` is (N, H, W) integer labels
+    (``ignore_index`` pixels are left out of the shares and the scores); returns the dict of
+    ``minidl.training.metrics.segmentation_scores``. Learned upsampling can beat bilinear, so this is a
+    guide, not a strict bound.
+    """
+    from minidl import Tensor
+    from minidl.training.metrics import confusion_matrix, segmentation_scores
+
+    masks = np.asarray(getattr(masks, "data", masks))
+    if masks.ndim != 3:
+        raise ValueError(f"oracle_scores: masks must be (N, H, W), got shape {masks.shape}")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"oracle_scores: stride must be a positive int, got {stride!r}")
+    n, height, width = masks.shape
+    rows, cols = -(-height // stride), -(-width // stride)
+    padded = np.full((n, rows * stride, cols * stride), ignore_index, dtype=np.int64)
+    padded[:, :height, :width] = masks
+    cells = padded.reshape(n, rows, stride, cols, stride).transpose(0, 1, 3, 2, 4).reshape(n, rows, cols, -1)
+    counts = np.stack([(cells == k).sum(axis=-1) for k in range(num_classes)], axis=1).astype(np.float32)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    up = F.interpolate(Tensor(shares), size=(rows * stride, cols * stride), mode="bilinear",
+                       align_corners=False).numpy()
+    pred = up.argmax(axis=1)[:, :height, :width]
+    return segmentation_scores(confusion_matrix(pred, masks, num_classes, ignore_index))

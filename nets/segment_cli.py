@@ -38,6 +38,10 @@ DEFAULTS = {
     "shapes": (64, 256, 64, 5, 8, "adam", 1e-3, 0.0, 1 / 16),
     "voc": (256, None, None, 20, 8, "sgd", 1e-4, 5e-4, 0.25),
 }
+# The classifier pretraining (``--pretrain``): Shapes classification, SGD with Nesterov momentum, cosine.
+PRETRAIN = {"image_size": 32, "num_train": 6000, "num_val": 500, "batch_size": 64, "optimizer": "sgd",
+            "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
+PRETRAIN_EPOCHS = {"shapes": 0, "voc": 0}
 OVERLAY_IMAGES = 4
 FCN_NETS = ("fcn32s", "fcn16s", "fcn8s")
 
@@ -70,6 +74,12 @@ def add_parser(subparsers):
     p.add_argument("--flip", action="store_true", help="random horizontal flips of image and mask")
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="start from a trained coarser FCN (32s -> 16s -> 8s) or a VGG-16 classifier checkpoint")
+    p.add_argument("--pretrain", type=int, default=None, metavar="EPOCHS",
+                   help="shapes only: first train a VGG-16 classifier (vgg16_bn with --batch-norm) of the same "
+                        "width on Shapes classification for EPOCHS epochs and start the FCN from it, as the "
+                        "paper starts from an ImageNet classifier (0: from scratch)")
+    p.add_argument("--pretrain-size", type=int, default=PRETRAIN["image_size"],
+                   help="image size of the classification pretraining")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu")
     p.add_argument("--out", default=None, help="folder for checkpoints, logs and plots (default runs/NET-DATA)")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run from its checkpoint")
@@ -137,17 +147,63 @@ def initialise(model, path, device):
     return meta["net"]
 
 
+def pretrain(args, width, device, out):
+    """The paper's first step at small scale: a VGG-16 classifier (``vgg16_bn`` with ``--batch-norm``) of
+    the FCN's width trained on Shapes classification; its checkpoints go to ``out/pretrain``.
+
+    Returns the trained classifier and the image size it was trained at (for ``init_from_classifier``).
+    """
+    import nets
+    from minidl import data
+    from minidl.data import DataLoader
+    from minidl.training import Trainer
+
+    net = "vgg16_bn" if args.batch_norm else "vgg16"
+    size, epochs, p = args.pretrain_size, args.pretrain, PRETRAIN
+    with jobs.user_errors():
+        if size < 32:
+            raise jobs.UserError(f"--pretrain-size {size}: VGG-16 needs images of at least 32x32")
+        train = data.Shapes(n=p["num_train"], image_size=size, seed=args.seed + 20_000)
+        val = data.Shapes(n=p["num_val"], image_size=size, seed=args.seed + 30_000)
+        model = nets.create(net, num_classes=len(train.classes), width=width)
+    optimizer = jobs.build_optimizer(model, p["optimizer"], p["lr"], p["momentum"], p["weight_decay"])
+    scheduler = jobs.build_scheduler(optimizer, "cosine", epochs, 0)
+    settings = dict(p, image_size=size, epochs=epochs, width=width)
+    meta = {"net": net, "net_options": {"width": width}, "data": "shapes", "image_size": size,
+            "settings": settings}
+    trainer = Trainer(model, optimizer, DataLoader(train, batch_size=p["batch_size"], shuffle=True,
+                                                   drop_last=True, generator=args.seed),
+                      DataLoader(val, batch_size=128), num_classes=len(train.classes), scheduler=scheduler,
+                      device=device, out_dir=os.path.join(out, "pretrain"), class_names=train.classes,
+                      progress=not args.no_progress, meta=meta)
+    print(f"pretraining {net} (width {width:g}) on shapes classification ({len(train)} train / {len(val)} val "
+          f"images, {size}x{size}) on {device} for {epochs} epochs", flush=True)
+    with jobs.user_errors():
+        trainer.fit(epochs)
+    print(f"pretrained {net}: validation accuracy {100 * trainer.history[-1]['val_top1']:.2f}%", flush=True)
+    return model, size
+
+
 def segment(args):
     """Build data, FCN, optimiser and schedule from the arguments, train, plot, and print the result."""
     import nets
     from minidl.data import DataLoader
     from minidl.training import Trainer, TrainingDiverged
+    from nets.fcn import init_from_classifier
 
     minidl.manual_seed(args.seed)
     kind = "shapes" if args.data == "shapes" else "voc"
     if kind == "voc" and not os.path.isdir(args.data):
         raise jobs.UserError(f"--data {args.data!r}: expected 'shapes' or a folder in the PASCAL VOC layout")
     s = jobs.settings(args, DEFAULTS[kind])
+    s["pretrain"] = PRETRAIN_EPOCHS[kind] if args.pretrain is None else args.pretrain
+    if s["pretrain"] and kind != "shapes":
+        raise jobs.UserError("--pretrain trains the classifier on Shapes; for other data start from a "
+                             "VGG-16 checkpoint with --init-from")
+    if s["pretrain"] and args.init_from:
+        raise jobs.UserError("--pretrain and --init-from both choose the starting weights; give one")
+    if s["pretrain"] < 0:
+        raise jobs.UserError(f"--pretrain {s['pretrain']}: expected a number of epochs >= 0")
     device = jobs.pick_device(args.device)
     train_set, val_set, classes = build_datasets(args, kind, s)
     options = {"width": s["width"], "dropout": args.dropout, "at_once": args.at_once}
@@ -155,12 +211,20 @@ def segment(args):
         options["batch_norm"] = True
     with jobs.user_errors():
         model = nets.create(args.net, num_classes=len(classes), **options)
+    out = args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}")
     started_from = initialise(model, args.init_from, "cpu") if args.init_from and not args.resume else None
+    if s["pretrain"] and not args.resume:
+        classifier, size = pretrain(args, s["width"], device, out)
+        with jobs.user_errors():
+            init_from_classifier(model, classifier, input_size=size)
+        started_from = "vgg16_bn" if args.batch_norm else "vgg16"
+        source = os.path.join(out, "pretrain", "last.safetensors")
+    else:
+        source = args.init_from
     optimizer = jobs.build_optimizer(model, s["optimizer"], s["lr"], args.momentum, s["weight_decay"])
     scheduler = jobs.build_scheduler(optimizer, args.schedule, s["epochs"], args.warmup)
-    out = args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}")
     meta = {"net": args.net, "net_options": options, "data": args.data, "image_size": s["image_size"],
-            "settings": s, "init_from": args.init_from}
+            "settings": s, "init_from": source}
     with jobs.user_errors():
         train_loader = DataLoader(train_set, batch_size=s["batch_size"], shuffle=True, drop_last=True,
                                   num_workers=args.workers, generator=args.seed)
@@ -170,7 +234,7 @@ def segment(args):
                       clip_grad_norm=args.clip_grad_norm, class_names=classes,
                       progress=not args.no_progress, meta=meta)
     params = sum(p.numel() for p in model.parameters())
-    start = f", initialised from {started_from} ({args.init_from})" if started_from else ""
+    start = f", initialised from {started_from} ({source})" if started_from else ""
     print(f"training {args.net} ({params:,} parameters, width {s['width']:g}{start}) on {args.data} "
           f"({len(train_set)} train / {len(val_set)} val images, {s['image_size']}x{s['image_size']}) "
           f"on {device} for {s['epochs']} epochs", flush=True)
@@ -192,6 +256,14 @@ def _report(trainer, out, val_set, device):
     last = trainer.history[-1]
     print(f"validation: pixel acc {last['val_pixel_acc']:.4f}, mean acc {last['val_mean_acc']:.4f}, "
           f"mean IU {last['val_mean_iu']:.4f}, f.w. IU {last['val_fw_iu']:.4f}")
+    masks = _validation_masks(val_set)
+    if masks is not None:
+        from nets.fcn import oracle_scores
+
+        stride = trainer.model.stride
+        best = oracle_scores(masks, stride, trainer.num_classes)["mean_iu"]
+        print(f"the stride-{stride} oracle (true class shares per {stride}x{stride} cell, upsampled "
+              f"bilinearly) scores mean IU {best:.4f} on these validation masks")
     print(f"checkpoints: {os.path.join(out, 'best.safetensors')} (best), "
           f"{os.path.join(out, 'last.safetensors')} (last)")
     print(f"metrics: {os.path.join(out, 'metrics.csv')}, {os.path.join(out, 'metrics.json')}")
@@ -202,6 +274,14 @@ def _report(trainer, out, val_set, device):
     images, targets, preds = predict_some(trainer.model, val_set, device, OVERLAY_IMAGES)
     plots.plot_segmentation(images, targets, preds, trainer.num_classes, os.path.join(out, "overlays.png"))
     print(f"plots: {os.path.join(out, 'curves.png')}, {os.path.join(out, 'overlays.png')}")
+
+
+def _validation_masks(val_set):
+    """All validation masks as one (N, H, W) array when they share a size (Shapes), else None."""
+    targets = getattr(val_set, "targets", None)
+    if isinstance(targets, np.ndarray) and targets.ndim == 3:
+        return targets
+    return None
 
 
 @minidl.no_grad()

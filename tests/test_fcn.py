@@ -308,3 +308,26 @@ def test_init_from_a_batch_norm_classifier_copies_the_running_statistics():
     np.testing.assert_array_equal(fc7, vgg.classifier[3].weight.numpy())
     with pytest.raises(ValueError, match="not vgg16_bn's"):
         init_from_classifier(fcn8s(num_classes=3, width=TINY, batch_norm=True), vgg16(width=TINY))
+
+
+def test_oracle_scores_follow_the_output_stride():
+    from nets.fcn import oracle_scores
+
+    masks = np.zeros((2, 64, 64), dtype=np.int64)
+    masks[0, 8:24, 16:40] = 1
+    masks[1, 40:56, 8:16] = 2
+    masks[1, 0:8, 0:8] = 255
+    assert oracle_scores(masks, 1, 3)["mean_iu"] == 1.0  # stride 1: the masks themselves
+    coarse = [oracle_scores(masks, s, 3)["mean_iu"] for s in (8, 16, 32)]
+    assert 1.0 > coarse[0] > coarse[2] and coarse[0] >= coarse[1] >= coarse[2]
+    # stride 8 on blocks aligned to its grid: bilinear shares keep every edge and round only the
+    # corners: the pixel next to a convex corner sees the block's share at weight (1 - 3.5/8)^2 < 1/2
+    one = np.zeros((1, 32, 32), dtype=np.int64)
+    one[0, 8:24, 8:24] = 1
+    pred_errors = (1 - oracle_scores(one, 8, 2)["pixel_acc"]) * one.size
+    assert pred_errors == 4 * 6  # six pixels lost at each of the four corners
+    # sizes that are not multiples of the stride are padded with ignored pixels
+    assert oracle_scores(masks[:, :60, :50], 1, 3)["mean_iu"] == 1.0
+    assert 0 < oracle_scores(masks[:, :60, :50], 8, 3)["mean_iu"] < 1
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        oracle_scores(masks[0], 8, 3)

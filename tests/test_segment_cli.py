@@ -26,6 +26,7 @@ def test_train_resume_and_staged_init(tmp_path, capsys):
     lines = out.strip().splitlines()
     assert lines[-1].startswith("final validation mean IU: ") and len(lines[-1].split(": ")[1]) == 6
     assert "pixel acc" in out and "f.w. IU" in out
+    assert "the stride-32 oracle (true class shares per 32x32 cell, upsampled bilinearly) scores mean IU" in out
     for name in ("best.safetensors", "last.safetensors", "metrics.csv", "metrics.json"):
         assert (first / name).exists()
     ckpt = minidl.load(str(first / "last.safetensors"))
@@ -84,3 +85,36 @@ def test_batch_norm_option_is_recorded_and_reloads(tmp_path, capsys):
     plain = tmp_path / "plain"
     assert run(capsys, "--epochs", "1", "--out", str(plain))[0] == 0
     assert "batch_norm" not in minidl.load(str(plain / "last.safetensors"))["meta"]["net_options"]
+
+
+def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monkeypatch):
+    from nets import segment_cli
+
+    monkeypatch.setitem(segment_cli.PRETRAIN, "num_train", 8)
+    monkeypatch.setitem(segment_cli.PRETRAIN, "num_val", 4)
+    monkeypatch.setitem(segment_cli.PRETRAIN, "batch_size", 4)
+    captured = {}
+    real = segment_cli.pretrain
+
+    def spy(*args, **kwargs):
+        classifier, size = real(*args, **kwargs)
+        captured["conv1_2"] = classifier.features[2].weight.numpy().copy()
+        return classifier, size
+
+    monkeypatch.setattr(segment_cli, "pretrain", spy)
+    out_dir = tmp_path / "pre"
+    status, out, _ = run(capsys, "--pretrain", "1", "--epochs", "1", "--lr", "0", "--out", str(out_dir))
+    assert status == 0
+    assert "pretraining vgg16 (width 0.015625) on shapes classification (8 train / 4 val images, 32x32)" in out
+    assert "pretrained vgg16: validation accuracy" in out and "initialised from vgg16" in out
+    assert (out_dir / "pretrain" / "last.safetensors").exists()
+    ckpt = minidl.load(str(out_dir / "last.safetensors"))
+    assert ckpt["meta"]["settings"]["pretrain"] == 1
+    assert ckpt["meta"]["init_from"] == str(out_dir / "pretrain" / "last.safetensors")
+    # with lr 0 the FCN keeps the classifier's weights: its conv1_2 is the pretrained one
+    np.testing.assert_array_equal(ckpt["model"]["features.2.weight"].numpy(), captured["conv1_2"])
+
+    status, _, err = run(capsys, "--pretrain", "1", "--init-from", str(out_dir / "last.safetensors"))
+    assert status == 2 and "give one" in err
+    status, _, err = run(capsys, "--pretrain", "1", "--pretrain-size", "16", "--out", str(tmp_path / "x"))
+    assert status == 2 and "at least 32x32" in err
