@@ -83,10 +83,13 @@ class FCN(nn.Module):
         head_batch_norm: BatchNorm2d after the fc6 and fc7 convolutions too (before their ReLU);
             ``None`` follows ``batch_norm``. fc6 and fc7 then sit at ``classifier[0]`` and
             ``classifier[4]``; ``fc_indices`` holds their positions in either layout.
+        learn_final_upsampling: the last transposed convolution (``upscore``, ``upscore16``,
+            ``upscore8``) is fixed bilinear interpolation (``requires_grad=False``), as in the paper;
+            ``True`` learns it too. Intermediate ones (``upscore2``, ``upscore_pool4``) are always learned.
     """
 
     def __init__(self, stride=8, num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3,
-                 padding=PADDING, batch_norm=False, head_batch_norm=None):
+                 padding=PADDING, batch_norm=False, head_batch_norm=None, learn_final_upsampling=False):
         super().__init__()
         if stride not in VARIANTS:
             raise ValueError(f"FCN: stride must be 32, 16 or 8, got {stride!r}")
@@ -116,6 +119,10 @@ class FCN(nn.Module):
         for name, kernel, step in VARIANTS[stride]["upsample"]:
             setattr(self, name, nn.ConvTranspose2d(num_classes, num_classes, kernel, stride=step, bias=False))
             self.upsample_names.append(name)
+        # The paper (section 4.2): the last upsampling stays fixed bilinear interpolation, the
+        # intermediate ones (16s, 8s) start bilinear and are learned.
+        self.learn_final_upsampling = bool(learn_final_upsampling)
+        getattr(self, self.upsample_names[-1]).weight.requires_grad_(self.learn_final_upsampling)
         self.crops = dict(VARIANTS[stride]["crops"])
         self.input_spec = InputSpec(f"fcn{stride}s", "features.0 (Conv2d)", in_channels, (1, 1))
         self.reset_parameters()
@@ -269,9 +276,9 @@ def init_from_classifier(fcn, classifier, input_size=(224, 224)):
 
 def _builder(stride):
     def build(num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3, padding=PADDING,
-              batch_norm=False, head_batch_norm=None):
+              batch_norm=False, head_batch_norm=None, learn_final_upsampling=False):
         return FCN(stride, num_classes, width, dropout, at_once, in_channels, padding, batch_norm,
-                   head_batch_norm)
+                   head_batch_norm, learn_final_upsampling)
 
     build.__name__ = build.__qualname__ = f"fcn{stride}s"
     build.__doc__ = f"FCN-{stride}s on VGG-16 (Long et al. 2015), the reference model's layout."

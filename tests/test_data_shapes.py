@@ -43,6 +43,28 @@ def test_segment_masks():
     assert 0.01 < border < 0.2
 
 
+def test_shapes_that_must_not_overlap_keep_clear_of_each_other():
+    from minidl.data import shapes
+
+    rng = np.random.default_rng(0)
+    b, bounds = 500, np.full(500, 1.0, dtype=np.float32)
+    first = shapes._placement(rng, b, shapes.SEGMENT_RADIUS, bounds)
+    placed = [(first[0], first[1], first[3] * bounds, np.ones(b, dtype=bool))]
+    cx, cy, _, radius, clear = shapes._free_placement(rng, b, bounds, placed)
+    gap = np.hypot(cx - first[0], cy - first[1]) - (radius + first[3])
+    assert clear.mean() > 0.9 and (gap[clear] >= 0).all()
+    # independent placement overlaps often: the option is what keeps them apart
+    other = shapes._placement(rng, b, shapes.SEGMENT_RADIUS, bounds)
+    assert (np.hypot(other[0] - first[0], other[1] - first[1]) < other[3] + first[3]).mean() > 0.2
+
+    # whole datasets: the option changes the images, and the default still draws the same data
+    free = Shapes(n=200, image_size=64, mode="segment", overlap=False, seed=1)
+    loose = Shapes(n=200, image_size=64, mode="segment", overlap=True, seed=1)
+    assert free.targets.shape == loose.targets.shape and not np.array_equal(free.data, loose.data)
+    assert Shapes(n=5, image_size=64, mode="segment", overlap=True, seed=1).targets.tolist() == \
+        loose.targets[:5].tolist()
+
+
 def test_segment_border_scales_with_size():
     small = (Shapes(n=16, image_size=32, mode="segment").targets == 255).mean()
     large = (Shapes(n=16, image_size=64, mode="segment").targets == 255).mean()

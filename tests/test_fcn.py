@@ -79,6 +79,30 @@ def test_upsampling_starts_bilinear(stride, name, k):
             np.testing.assert_allclose(weight[i, j], expected, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("stride,final,learned", [(32, "upscore", ()), (16, "upscore16", ("upscore2",)),
+                                                  (8, "upscore8", ("upscore2", "upscore_pool4"))])
+def test_final_upsampling_stays_bilinear_and_the_others_learn(stride, final, learned):
+    from minidl import optim
+
+    net = FCN(stride, num_classes=3, width=TINY, dropout=0.0)
+    before = {name: getattr(net, name).weight.numpy().copy() for name in (final,) + learned}
+    assert not getattr(net, final).weight.requires_grad
+    assert all(getattr(net, name).weight.requires_grad for name in learned)
+    # non-zero scores, so that gradients reach the upsampling layers
+    for name in ("score_fr", "score_pool4", "score_pool3"):
+        if hasattr(net, name):
+            nn.init.normal_(getattr(net, name).weight, std=0.1)
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    target = minidl.tensor(np.random.default_rng(0).integers(0, 3, (2, 20, 20)))
+    for _ in range(2):
+        opt.zero_grad()
+        F.cross_entropy(net(_image(20, 20, n=2)), target).backward()
+        opt.step()
+    np.testing.assert_array_equal(getattr(net, final).weight.numpy(), before[final])
+    assert all(not np.array_equal(getattr(net, name).weight.numpy(), before[name]) for name in learned)
+    assert FCN(stride, num_classes=3, width=TINY, learn_final_upsampling=True).get_submodule(final).weight.requires_grad
+
+
 @pytest.mark.parametrize("factor", [2, 8, 16, 32])
 def test_bilinear_transposed_convolution_interpolates_a_ramp(factor):
     """Input pixel i sits at output coordinate f i + f - 1/2 (the kernel's centre); between two input
@@ -231,7 +255,9 @@ def test_gradients_reach_the_backbone_after_the_first_step():
     first, second = grads
     assert first["score_fr.bias"] > 0 and first["score_pool3.weight"] > 0
     assert first["features.0.weight"] == 0 and first["classifier.0.weight"] == 0
-    assert all(value > 0 for value in second.values()), [k for k, v in second.items() if v == 0]
+    learned = {name for name, p in net.named_parameters() if p.requires_grad}
+    assert learned == set(second) - {"upscore8.weight"}  # the final upsampling stays bilinear
+    assert all(second[name] > 0 for name in learned), [k for k in learned if second[k] == 0]
 
 
 def test_batch_norm_variant_layout():
@@ -281,7 +307,7 @@ def test_batch_norm_variant_trains():
     x, y = minidl.Tensor(images), minidl.Tensor(target)
     opt = minidl.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
-    for _ in range(25):
+    for _ in range(40):
         opt.zero_grad()
         loss = F.cross_entropy(net(x), y, ignore_index=255)
         loss.backward()

@@ -10,7 +10,7 @@ from minidl.data import voc_colormap
 from nets import cli
 
 TOY = ["--width", "0.015625", "--num-train", "4", "--num-val", "2", "--image-size", "32", "--batch-size", "2",
-       "--no-progress"]
+       "--pretrain", "0", "--no-batch-norm", "--no-progress"]
 
 
 def run(capsys, *args):
@@ -81,10 +81,20 @@ def test_batch_norm_option_is_recorded_and_reloads(tmp_path, capsys):
     status, out, _ = run(capsys, "--batch-norm", "--epochs", "2", "--out", str(out_dir),
                          "--resume", str(out_dir / "last.safetensors"))
     assert status == 0 and "after epoch 1" in out
-    # without the flag the checkpoint records no option, as before
+    # without batch norm the checkpoint records no option, as before
     plain = tmp_path / "plain"
     assert run(capsys, "--epochs", "1", "--out", str(plain))[0] == 0
     assert "batch_norm" not in minidl.load(str(plain / "last.safetensors"))["meta"]["net_options"]
+
+
+def test_shapes_defaults_are_the_measured_recipe():
+    from nets import segment_cli
+
+    args = cli.build_parser().parse_args(["segment"])
+    s = segment_cli.jobs.settings(args, segment_cli.DEFAULTS["shapes"])
+    assert (s["image_size"], s["num_train"], s["batch_size"], s["optimizer"], s["lr"]) == (128, 800, 4, "sgd", 0.03)
+    assert segment_cli.PRETRAIN_EPOCHS["shapes"] == 12 and segment_cli.BATCH_NORM["shapes"] is True
+    assert segment_cli.DROPOUT == {"shapes": 0.0, "voc": 0.5} and segment_cli.BATCH_NORM["voc"] is False
 
 
 def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monkeypatch):
@@ -118,3 +128,15 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
     assert status == 2 and "give one" in err
     status, _, err = run(capsys, "--pretrain", "1", "--pretrain-size", "16", "--out", str(tmp_path / "x"))
     assert status == 2 and "at least 32x32" in err
+
+
+def test_median_frequency_weights_by_hand(tmp_path, capsys):
+    from nets.segment_cli import median_frequency_weights
+
+    class Masks:
+        targets = np.array([[[0, 0, 0, 0], [0, 0, 1, 1], [2, 255, 255, 255]]])  # 6 / 2 / 1 labelled pixels
+
+    # frequencies 6/9, 2/9, 1/9 (median 2/9); a fourth class that never occurs weighs 0
+    np.testing.assert_allclose(median_frequency_weights(Masks(), 4), [1 / 3, 1.0, 2.0, 0.0])
+    status, out, _ = run(capsys, "--class-weights", "median", "--epochs", "1", "--out", str(tmp_path / "w"))
+    assert status == 0 and "class weights (median frequency): background " in out

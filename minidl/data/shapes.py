@@ -95,6 +95,7 @@ DEFAULT_CLASSES = ("circle", "square", "triangle", "star", "cross", "ellipse")
 # Shape radius r as a fraction of the image side: the shape spans about 2r (35-80% when classifying).
 CLASSIFY_RADIUS = (0.175, 0.4)
 SEGMENT_RADIUS = (0.1, 0.25)
+PLACEMENT_TRIES = 16  # candidate positions per shape when shapes must not overlap
 _BLOCK_PIXELS = 2 ** 19
 
 
@@ -177,7 +178,24 @@ def _paint(image, alpha, colour):
     image += delta
 
 
-def render_block(rng, b, size, names, mode, max_shapes):
+def _free_placement(rng, b, bounds, placed, tries=PLACEMENT_TRIES):
+    """Like ``_placement`` for one more shape per image, keeping its bounding circle clear of the
+    circles ``placed`` so far (a list of (cx, cy, reach, present) arrays): ``tries`` candidates per image
+    are drawn at once and the first clear one kept. Also returns whether one was clear (else the
+    shape is left out of that image)."""
+    cx, cy, angle, radius = (a.reshape(b, tries) for a in
+                             _placement(rng, b * tries, SEGMENT_RADIUS, np.repeat(bounds, tries)))
+    reach = np.minimum(bounds[:, None] * radius, 0.5)
+    clear = np.ones((b, tries), dtype=bool)
+    for px, py, preach, present in placed:
+        apart = np.hypot(cx - px[:, None], cy - py[:, None]) >= reach + preach[:, None]
+        clear &= apart | ~present[:, None]
+    first = clear.argmax(axis=1)
+    rows = np.arange(b)
+    return cx[rows, first], cy[rows, first], angle[rows, first], radius[rows, first], clear[rows, first]
+
+
+def render_block(rng, b, size, names, mode, max_shapes, overlap=True):
     """``b`` images (uint8, (b, S, S, 3)) and their targets: labels (b,) or masks (b, S, S) uint8."""
     ticks = (np.arange(size, dtype=np.float32) + 0.5) / size
     grid_v, grid_u = ticks[:, None], ticks[None, :]
@@ -194,11 +212,18 @@ def render_block(rng, b, size, names, mode, max_shapes):
     counts = rng.integers(1, max_shapes + 1, size=b)
     mask = np.zeros((b, size, size), dtype=np.uint8)
     half_border = 0.5 * size / 32.0
+    placed = []
     for slot in range(max_shapes):
         classes = rng.integers(0, len(names), size=b)
-        cx, cy, angle, radius = _placement(rng, b, SEGMENT_RADIUS, bounds[classes])
+        if overlap:
+            cx, cy, angle, radius = _placement(rng, b, SEGMENT_RADIUS, bounds[classes])
+            present = slot < counts
+        else:
+            cx, cy, angle, radius, clear = _free_placement(rng, b, bounds[classes], placed)
+            present = (slot < counts) & clear
+            placed.append((cx, cy, np.minimum(bounds[classes] * radius, 0.5), present))
         colour = _contrasting(rng, base)
-        present = (slot < counts)[:, None, None]
+        present = present[:, None, None]
         sd = _signed_distance_px(names, classes, cx, cy, angle, radius, grid_u, grid_v, size)
         _paint(image, np.clip(0.5 - sd, 0.0, 1.0) * present, colour)
         mask = np.where(present & (sd < 0), (classes + 1).astype(np.uint8)[:, None, None], mask)
@@ -222,13 +247,17 @@ class Shapes(Dataset):
             the pair (segment; minidl's transforms apply the same geometry to both, nearest for the mask).
         target_transform: called on the label or mask afterwards.
         max_shapes: most shapes per image in segment mode.
+        overlap: segment mode: whether shapes may overlap (and hide parts of each other). With
+            ``False`` each shape's bounding circle is kept clear of the others' (up to
+            ``PLACEMENT_TRIES`` candidate positions; a shape with no clear one is left out), so every
+            shape is seen whole.
 
     Without ``transform`` a sample's image is a CHW float32 array in [0, 1]. The images live in memory
     as ``data`` (N, S, S, 3) uint8 (3 S^2 N bytes); the labels as ``targets``.
     """
 
     def __init__(self, n=10000, image_size=32, mode="classify", classes=DEFAULT_CLASSES, seed=0,
-                 transform=None, target_transform=None, max_shapes=3):
+                 transform=None, target_transform=None, max_shapes=3, overlap=True):
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"Shapes: n must be a positive integer, got {n!r}")
         if not isinstance(image_size, (int, np.integer)) or image_size < 8:
@@ -245,6 +274,7 @@ class Shapes(Dataset):
             raise ValueError(f"Shapes: max_shapes must be a positive integer, got {max_shapes!r}")
         self.n, self.image_size, self.mode, self.seed = int(n), int(image_size), mode, int(seed)
         self.max_shapes = int(max_shapes)
+        self.overlap = bool(overlap)
         self.classes = list(classes)
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.transform = transform
@@ -258,7 +288,8 @@ class Shapes(Dataset):
         for b, start in enumerate(range(0, self.n, block)):
             rng = np.random.default_rng([self.seed, mode_key, b])
             count = min(block, self.n - start)
-            im, tg = render_block(rng, block, self.image_size, self.classes, self.mode, self.max_shapes)
+            im, tg = render_block(rng, block, self.image_size, self.classes, self.mode, self.max_shapes,
+                                  self.overlap)
             images.append(im[:count])
             targets.append(tg[:count])
         return np.ascontiguousarray(np.concatenate(images)), np.concatenate(targets)
