@@ -163,7 +163,7 @@ def initialise(model, path, device):
     return meta["net"]
 
 
-def pretrain(args, width, batch_norm, device, out):
+def pretrain(args, epochs, width, batch_norm, device, out):
     """The paper's first step at small scale: a VGG-16 classifier (``vgg16_bn`` with ``--batch-norm``) of
     the FCN's width trained on Shapes classification; its checkpoints go to ``out/pretrain``.
 
@@ -175,7 +175,7 @@ def pretrain(args, width, batch_norm, device, out):
     from minidl.training import Trainer
 
     net = "vgg16_bn" if batch_norm else "vgg16"
-    size, epochs, p = args.pretrain_size, args.pretrain, PRETRAIN
+    size, p = args.pretrain_size, PRETRAIN
     minidl.manual_seed(args.seed)  # the same classifier whichever FCN it starts
     with jobs.user_errors():
         if size < 32:
@@ -233,7 +233,7 @@ def segment(args):
     out = args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}")
     started_from = initialise(model, args.init_from, "cpu") if args.init_from and not args.resume else None
     if s["pretrain"] and not args.resume:
-        classifier, size = pretrain(args, s["width"], s["batch_norm"], device, out)
+        classifier, size = pretrain(args, s["pretrain"], s["width"], s["batch_norm"], device, out)
         with jobs.user_errors():
             init_from_classifier(model, classifier, input_size=size)
         started_from = "vgg16_bn" if s["batch_norm"] else "vgg16"

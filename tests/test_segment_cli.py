@@ -112,8 +112,12 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
         return classifier, size
 
     monkeypatch.setattr(segment_cli, "pretrain", spy)
+    # no --pretrain: the Shapes default number of epochs
+    monkeypatch.setitem(segment_cli.PRETRAIN_EPOCHS, "shapes", 1)
     out_dir = tmp_path / "pre"
-    status, out, _ = run(capsys, "--pretrain", "1", "--epochs", "1", "--lr", "0", "--out", str(out_dir))
+    toy = [a for a in TOY if a not in ("--pretrain", "0")]
+    status = cli.main(["segment", *toy, "--epochs", "1", "--lr", "0", "--out", str(out_dir)])
+    out, _ = capsys.readouterr()
     assert status == 0
     assert "pretraining vgg16 (width 0.015625) on shapes classification (8 train / 4 val images, 32x32)" in out
     assert "pretrained vgg16: validation accuracy" in out and "initialised from vgg16" in out
