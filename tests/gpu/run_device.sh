@@ -42,19 +42,24 @@ timeout 60 python bench/train_step.py --device cuda --steps 5 --warmup 2 --tf32 
     --nets alexnet,vgg16,resnet18,resnet50,googlenet > "$LOGS/train_step_cuda_tf32.txt" 2>&1
 TF32_RC=$?
 
+# timed_job NAME LIMIT COMMAND...: runs COMMAND under LIMIT seconds into $LOGS/NAME.txt; sets RC and SECONDS_TAKEN
+timed_job() {
+    local name=$1 limit=$2 start
+    shift 2
+    start=$(date +%s.%N)
+    timeout "$limit" "$@" > "$LOGS/$name.txt" 2>&1
+    RC=$?
+    SECONDS_TAKEN=$(python -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+    tail -n 3 "$LOGS/$name.txt"
+}
+
 echo "== minidl train (the main job) on the GPU"
-START=$(date +%s.%N)
-timeout 75 python -m nets.cli train --device gpu --no-progress --out "$LOGS/main-job" > "$LOGS/main_job.txt" 2>&1
-MAIN_RC=$?
-MAIN_S=$(python -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$START" "$(date +%s.%N)")
-tail -n 3 "$LOGS/main_job.txt"
+timed_job main_job 75 python -m nets.cli train --device gpu --no-progress --out "$LOGS/main-job"
+MAIN_RC=$RC MAIN_S=$SECONDS_TAKEN
 
 echo "== minidl segment (FCN-8s on Shapes) on the GPU"
-START=$(date +%s.%N)
-timeout 105 python -m nets.cli segment --device gpu --no-progress --out "$LOGS/segment" > "$LOGS/segment.txt" 2>&1
-SEG_RC=$?
-SEG_S=$(python -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$START" "$(date +%s.%N)")
-tail -n 3 "$LOGS/segment.txt"
+timed_job segment 105 python -m nets.cli segment --device gpu --no-progress --out "$LOGS/segment"
+SEG_RC=$RC SEG_S=$SECONDS_TAKEN
 
 echo
 echo "================================ summary ================================"
