@@ -91,7 +91,7 @@ def add_parser(subparsers):
     p.add_argument("--pretrain", type=int, default=None, metavar="EPOCHS",
                    help="shapes only: first train a VGG-16 classifier (vgg16_bn with --batch-norm) of the same "
                         "width on Shapes classification for EPOCHS epochs and start the FCN from it, as the "
-                        "paper starts from an ImageNet classifier (0: from scratch)")
+                        "paper starts from an ImageNet classifier (default 12 on shapes; 0: from scratch)")
     p.add_argument("--pretrain-size", type=int, default=PRETRAIN["image_size"],
                    help="image size of the classification pretraining")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu")
