@@ -18,9 +18,9 @@ width 1/16) is trained on Shapes classification at 32x32 for 12 epochs (``--pret
 minutes on the 2-core CPU), as the paper starts from an ImageNet-trained VGG-16; the FCN starts from
 its weights (``init_from_classifier``: fc6 and fc7 become convolutions) and trains on 800 masks at
 128x128 for 7 epochs (batch 4, SGD with Nesterov momentum 0.9 at 0.03, cosine, weight decay 5e-4,
-dropout 0), about 15 minutes. 128x128 rather than 64x64 because the output stride bounds what any
-FCN can score: on the 64x64 validation masks even an oracle that knows the true class shares of every
-8x8 cell reaches mean IU 0.86 (``nets.fcn.oracle_scores``; 0.98 at 128x128), and the 100 pixels of
+dropout 0), about 14 minutes. 128x128 rather than 64x64 because the output stride limits how finely an
+FCN draws: on the 64x64 validation masks an oracle that knows the true class shares of every 8x8 cell
+reaches only mean IU 0.86 (``nets.fcn.oracle_scores``; 0.98 at 128x128), and the 100 pixels of
 padding make a 128x128 input cost only 1.6 times a 64x64 one (328 against 264 pixels a side at conv1).
 
 ``--batch-norm`` (not in the paper; on by default for Shapes) builds the backbone as ``vgg16_bn`` and
@@ -233,7 +233,10 @@ def segment(args):
     out = args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}")
     started_from = initialise(model, args.init_from, "cpu") if args.init_from and not args.resume else None
     if s["pretrain"] and not args.resume:
-        classifier, size = pretrain(args, s["pretrain"], s["width"], s["batch_norm"], device, out)
+        try:
+            classifier, size = pretrain(args, s["pretrain"], s["width"], s["batch_norm"], device, out)
+        except KeyboardInterrupt:
+            return 130
         with jobs.user_errors():
             init_from_classifier(model, classifier, input_size=size)
         started_from = "vgg16_bn" if s["batch_norm"] else "vgg16"
