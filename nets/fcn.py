@@ -9,7 +9,8 @@ The lecture's three steps, from classification to per-pixel classification:
    least 7x7 and fc6 at least 1x1; the max-pools round up (ceil mode, as Caffe pools);
 3. learned upsampling: transposed convolutions without bias, initialised to bilinear interpolation
    (``nn.init.bilinear_``), bring the stride-32 scores back to the input's resolution; a crop then
-   removes what the 100-pixel padding added.
+   removes what the 100-pixel padding added. As in the paper, the last one stays fixed bilinear and
+   the intermediate ones (16s, 8s) are learned.
 
 Skips (the "deep jet"): FCN-16s upsamples the stride-32 scores by 2 (k4 s2), adds 1x1 scores of pool4
 (cropped at offset 5), and upsamples the sum by 16 (k32 s16, crop 27). FCN-8s fuses pool4 the same way,
