@@ -119,7 +119,7 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
     status = cli.main(["segment", *toy, "--epochs", "1", "--lr", "0", "--out", str(out_dir)])
     out, _ = capsys.readouterr()
     assert status == 0
-    assert "pretraining vgg16 (width 0.015625) on shapes classification (8 train / 4 val images, 32x32)" in out
+    assert "pretraining vgg16 (width 0.015625) on shapes classification (8 train / 4 val images, 48x48)" in out
     assert "pretrained vgg16: validation accuracy" in out and "initialised from vgg16" in out
     assert (out_dir / "pretrain" / "last.safetensors").exists()
     ckpt = minidl.load(str(out_dir / "last.safetensors"))
