@@ -316,9 +316,15 @@ def oracle_scores(masks, stride, num_classes, ignore_index=255):
     rows, cols = -(-height // stride), -(-width // stride)
     padded = np.full((n, rows * stride, cols * stride), ignore_index, dtype=np.int64)
     padded[:, :height, :width] = masks
-    cells = padded.reshape(n, rows, stride, cols, stride).transpose(0, 1, 3, 2, 4).reshape(n, rows, cols, -1)
-    counts = np.stack([(cells == k).sum(axis=-1) for k in range(num_classes)], axis=1).astype(np.float32)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    # one bincount over (cell, label): ignored pixels go to an extra label that is then dropped
+    labels = np.where(padded == ignore_index, num_classes, padded)
+    if labels.min() < 0 or labels.max() > num_classes:
+        raise ValueError(f"oracle_scores: labels must lie in [0, {num_classes}) or be {ignore_index}")
+    cell = (np.arange(n)[:, None, None] * rows + np.arange(rows * stride)[None, :, None] // stride) * cols \
+        + np.arange(cols * stride)[None, None, :] // stride
+    counts = np.bincount((cell * (num_classes + 1) + labels).ravel(), minlength=n * rows * cols * (num_classes + 1))
+    counts = counts.reshape(n, rows, cols, num_classes + 1)[..., :num_classes].transpose(0, 3, 1, 2)
+    shares = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).astype(np.float32)
     up = F.interpolate(Tensor(shares), size=(rows * stride, cols * stride), mode="bilinear",
                        align_corners=False).numpy()
     pred = up.argmax(axis=1)[:, :height, :width]

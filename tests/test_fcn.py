@@ -357,3 +357,5 @@ def test_oracle_scores_follow_the_output_stride():
     assert 0 < oracle_scores(masks[:, :60, :50], 8, 3)["mean_iu"] < 1
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         oracle_scores(masks[0], 8, 3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        oracle_scores(masks, 8, 2)
