@@ -1,18 +1,18 @@
 """``Tensor``: an n-dimensional array (NumPy on the CPU, CuPy on the GPU) that remembers how it was made.
 
 The arithmetic lives in ``minidl/functional/arithmetic.py``, ``reduction.py`` and ``shape.py``, one
-``Function`` per operation with its backward next to its forward; the methods here only route to them.
+``Function`` per operation with its backward next to its forward; the methods here (and the reduction
+and shape methods in ``minidl/tensor_methods.py``, mixed into ``Tensor``) only route to them.
 
 dtypes follow PyTorch: ``Tensor(ndarray)`` keeps the array's dtype (as ``torch.from_numpy``),
 ``Tensor([1, 2])`` and ``Tensor(3)`` are float32 (as ``torch.Tensor``), ``minidl.tensor(data)`` infers
 as ``torch.tensor`` (bool, int64 or float32). A Python scalar never upcasts a tensor:
 ``float32_tensor * 2.5`` stays float32; float combined with int gives the float type.
 """
-import collections
-
 import numpy as np
 
 from . import autograd, backend
+from .tensor_methods import MaxMin, ReductionShapeMethods  # noqa: F401  (MaxMin: minidl.tensor.MaxMin)
 
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
@@ -27,7 +27,6 @@ half = float16
 
 DEFAULT_DTYPE = float32
 
-MaxMin = collections.namedtuple("MaxMin", ["values", "indices"])
 
 
 def _fmt(shape):
@@ -38,7 +37,7 @@ def _dtype_or_none(dtype):
     return None if dtype is None else np.dtype(dtype)
 
 
-class Tensor:
+class Tensor(ReductionShapeMethods):
     """An array with an optional gradient and a link to the op that produced it."""
 
     __array_priority__ = 1000
@@ -396,112 +395,6 @@ class Tensor:
 
         return log_softmax(self, dim)
 
-    # ----------------------------------------------------------------- reductions
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, "sum")
-        return _R.Sum.apply(self, dim=dim, keepdim=keepdim)
-
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, "mean")
-        return _R.Mean.apply(self, dim=dim, keepdim=keepdim)
-
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "var")
-        centred = self - self.mean(dim, keepdim=True)
-        n = self.numel() if dim is None else int(np.prod([self.shape[d] for d in dim]))
-        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - (1 if unbiased else 0), 1)
-
-    def amax(self, dim=None, keepdim=False):
-        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "amax")
-        return _R.Extreme.apply(self, dim=dim, keepdim=keepdim, largest=True)
-
-    def amin(self, dim=None, keepdim=False):
-        dim, keepdim = _R.resolve_dim_args(self, dim, keepdim, None, None, "amin")
-        return _R.Extreme.apply(self, dim=dim, keepdim=keepdim, largest=False)
-
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Largest value; with ``dim``, ``(values, indices)`` as PyTorch. Tied maxima share the gradient."""
-        return self._extreme(dim, keepdim, axis, keepdims, True)
-
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Smallest value; with ``dim``, ``(values, indices)`` as PyTorch. Tied minima share the gradient."""
-        return self._extreme(dim, keepdim, axis, keepdims, False)
-
-    def _extreme(self, dim, keepdim, axis, keepdims, largest):
-        name = "max" if largest else "min"
-        with_dim = dim is not None or axis is not None
-        dims, keepdim = _R.resolve_dim_args(self, dim, keepdim, axis, keepdims, name)
-        values = _R.Extreme.apply(self, dim=dims, keepdim=keepdim, largest=largest)
-        if not with_dim or len(dims) != 1:
-            return values
-        arg = self.argmax if largest else self.argmin
-        return MaxMin(values, arg(dims[0], keepdim=keepdim))
-
-    def argmax(self, dim=None, keepdim=False):
-        return _R.arg_extreme(self, dim, keepdim, largest=True)
-
-    def argmin(self, dim=None, keepdim=False):
-        return _R.arg_extreme(self, dim, keepdim, largest=False)
-
-    def all(self):
-        return Tensor._wrap(self._xp.all(self.data))
-
-    def any(self):
-        return Tensor._wrap(self._xp.any(self.data))
-
-    # ----------------------------------------------------------------- shape
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _S.Reshape.apply(self, shape=tuple(int(s) for s in shape))
-
-    view = reshape
-
-    def view_as(self, other):
-        return self.reshape(other.shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _S.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim=None):
-        return _S.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return _S.unsqueeze(self, dim)
-
-    def transpose(self, dim0, dim1):
-        order = list(range(self.ndim))
-        d0, d1 = _S.normalize_dim(dim0, self.ndim, "transpose"), _S.normalize_dim(dim1, self.ndim, "transpose")
-        order[d0], order[d1] = order[d1], order[d0]
-        return self.permute(*order)
-
-    def permute(self, *dims):
-        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        return _S.permute(self, dims)
-
-    def expand(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _S.expand(self, shape)
-
-    def split(self, split_size_or_sections, dim=0):
-        return _S.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        size = -(-self.shape[dim] // chunks)
-        return _S.split(self, size, dim)
-
-    def __getitem__(self, index):
-        return _S.getitem(self, index)
-
-    def __setitem__(self, index, value):
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "a tensor that requires grad cannot be written in place while gradients are recorded; "
-                "wrap the write in minidl.no_grad()"
-            )
-        index = _S.unwrap_index(index)
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[index] = value
-
     # ----------------------------------------------------------------- in-place helpers (no graph)
     def zero_(self):
         self.data[...] = 0
@@ -542,3 +435,6 @@ def parse_to_args(args, kwargs, who):
 from .functional import arithmetic as _A  # noqa: E402  (the ops need Tensor defined first)
 from .functional import reduction as _R  # noqa: E402
 from .functional import shape as _S  # noqa: E402
+from . import tensor_methods as _methods  # noqa: E402
+
+_methods.bind(_R, _S)
