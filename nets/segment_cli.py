@@ -289,7 +289,7 @@ def _report(trainer, out, val_set, device):
     last = trainer.history[-1]
     print(f"validation: pixel acc {last['val_pixel_acc']:.4f}, mean acc {last['val_mean_acc']:.4f}, "
           f"mean IU {last['val_mean_iu']:.4f}, f.w. IU {last['val_fw_iu']:.4f}")
-    masks = _validation_masks(val_set)
+    masks = _mask_array(val_set)
     if masks is not None:
         from nets.fcn import oracle_scores
 
@@ -312,9 +312,9 @@ def _report(trainer, out, val_set, device):
 def median_frequency_weights(dataset, num_classes, ignore_index=255):
     """Median frequency balancing (Eigen & Fergus, 2015): class c weighs median(f) / f_c, f_c the share of
     c among the labelled pixels of the training masks; a class that never occurs weighs 0."""
-    targets = getattr(dataset, "targets", None)
-    if isinstance(targets, np.ndarray) and targets.ndim == 3:
-        masks = [targets]
+    every = _mask_array(dataset)
+    if every is not None:
+        masks = [every]
     else:
         masks = [np.asarray(getattr(y, "data", y)) for _, y in (dataset[i] for i in range(len(dataset)))]
     counts = np.zeros(num_classes, dtype=np.float64)
@@ -329,9 +329,9 @@ def median_frequency_weights(dataset, num_classes, ignore_index=255):
     return weights
 
 
-def _validation_masks(val_set):
-    """All validation masks as one (N, H, W) array when they share a size (Shapes), else None."""
-    targets = getattr(val_set, "targets", None)
+def _mask_array(dataset):
+    """All masks of ``dataset`` as one (N, H, W) array when it holds them so (Shapes), else None."""
+    targets = getattr(dataset, "targets", None)
     if isinstance(targets, np.ndarray) and targets.ndim == 3:
         return targets
     return None

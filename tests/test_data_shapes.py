@@ -50,7 +50,8 @@ def test_shapes_that_must_not_overlap_keep_clear_of_each_other():
     b, bounds = 500, np.full(500, 1.0, dtype=np.float32)
     first = shapes._placement(rng, b, shapes.SEGMENT_RADIUS, bounds)
     placed = [(first[0], first[1], first[3] * bounds, np.ones(b, dtype=bool))]
-    cx, cy, _, radius, clear = shapes._free_placement(rng, b, bounds, placed)
+    cx, cy, _, radius, reach, clear = shapes._free_placement(rng, b, bounds, placed)
+    np.testing.assert_allclose(reach, radius * bounds)
     gap = np.hypot(cx - first[0], cy - first[1]) - (radius + first[3])
     assert clear.mean() > 0.9 and (gap[clear] >= 0).all()
     # independent placement overlaps often: the option is what keeps them apart

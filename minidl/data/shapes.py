@@ -181,8 +181,9 @@ def _paint(image, alpha, colour):
 def _free_placement(rng, b, bounds, placed, tries=PLACEMENT_TRIES):
     """Like ``_placement`` for one more shape per image, keeping its bounding circle clear of the
     circles ``placed`` so far (a list of (cx, cy, reach, present) arrays): ``tries`` candidates per image
-    are drawn at once and the first clear one kept. Also returns whether one was clear (else the
-    shape is left out of that image)."""
+    are drawn at once and the first clear one kept. Returns (cx, cy, angle, radius, reach, clear):
+    ``reach`` the kept circle's radius, ``clear`` whether one was clear (else the shape is left out of
+    that image)."""
     cx, cy, angle, radius = (a.reshape(b, tries) for a in
                              _placement(rng, b * tries, SEGMENT_RADIUS, np.repeat(bounds, tries)))
     reach = np.minimum(bounds[:, None] * radius, 0.5)
@@ -192,7 +193,7 @@ def _free_placement(rng, b, bounds, placed, tries=PLACEMENT_TRIES):
         clear &= apart | ~present[:, None]
     first = clear.argmax(axis=1)
     rows = np.arange(b)
-    return cx[rows, first], cy[rows, first], angle[rows, first], radius[rows, first], clear[rows, first]
+    return tuple(a[rows, first] for a in (cx, cy, angle, radius, reach, clear))
 
 
 def render_block(rng, b, size, names, mode, max_shapes, overlap=True):
@@ -219,9 +220,9 @@ def render_block(rng, b, size, names, mode, max_shapes, overlap=True):
             cx, cy, angle, radius = _placement(rng, b, SEGMENT_RADIUS, bounds[classes])
             present = slot < counts
         else:
-            cx, cy, angle, radius, clear = _free_placement(rng, b, bounds[classes], placed)
+            cx, cy, angle, radius, reach, clear = _free_placement(rng, b, bounds[classes], placed)
             present = (slot < counts) & clear
-            placed.append((cx, cy, np.minimum(bounds[classes] * radius, 0.5), present))
+            placed.append((cx, cy, reach, present))
         colour = _contrasting(rng, base)
         present = present[:, None, None]
         sd = _signed_distance_px(names, classes, cx, cy, angle, radius, grid_u, grid_v, size)
