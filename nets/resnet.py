@@ -24,6 +24,9 @@ zero so each block begins as the identity.
 and its max-pool with one 3x3 stride-1 convolution for 32x32 images; ``width`` scales every channel
 count (base width 64) for small-scale training. The stem and stage strides all pad, so every input of
 at least 1x1 passes; adaptive average pooling makes the classifier independent of the size.
+
+The factories ``resnet18`` .. ``plain152`` take ``resnet(depth, ...)``'s keyword arguments, ``weights=PATH``
+among them (a safetensors state dict, loaded strictly).
 """
 from minidl import nn
 

@@ -22,6 +22,9 @@ zero bias, batch-norm weight 1 and bias 0.
 | vgg16 / vgg16_bn | D | 138,357,544 / 138,365,992 |
 | vgg19 / vgg19_bn | E | 143,667,240 / 143,678,248 |
 
+Each row is a factory of the same name taking keyword arguments (``vgg16(num_classes=10, width=0.25)``,
+``weights=PATH`` to load a saved state dict); ``vgg(config, ...)`` builds any column or a custom table.
+
 For FCN (convolutionalisation): ``model.features`` holds the five stages, ``model.pool_indices`` the
 index in ``features`` of each stage's max-pool (pool1..pool5), ``model.stage_channels`` each stage's
 output channels; ``model.classifier[0]`` is the 4096 x (C * 7 * 7) layer that becomes a 7x7
