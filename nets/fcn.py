@@ -27,8 +27,8 @@ starting at zero leaves the coarser net's output unchanged, which is what the st
 Module names follow the reference prototxt: ``features`` (VGG-16's conv stages, same indices and keys
 as ``vgg16().features``), ``classifier`` (fc6 at index 0, fc7 at index 3, as in VGG's classifier),
 ``score_fr``, ``score_pool4``, ``score_pool3``, ``upscore``, ``upscore2``, ``upscore_pool4``,
-``upscore16``, ``upscore8``; ``forward`` names its sums as the prototxt does (``fuse_pool4``,
-``fuse_pool3``).
+``upscore16``, ``upscore8``; ``forward`` names its intermediate maps as the prototxt does
+(``score_pool4c`` for the cropped scores, ``fuse_pool4`` for the sum, ...).
 
 Weight surgery lives with ``convolutionalize`` (``nets.convolutionalize.init_from_classifier``) and the
 output-stride yardstick with the other metrics (``minidl.training.metrics.oracle_scores``); both stay
@@ -77,7 +77,7 @@ def fcn_features(width=1.0, in_channels=3, padding=PADDING, batch_norm=False):
 
 
 class FCN(nn.Module):
-    """FCN-``stride``s (stride 32, 16 or 8) on VGG-16; output (N, num_classes, H, W) for an (N, C, H, W) input.
+    """FCN-``stride``s (stride 32, 16 or 8) on VGG-16: (N, C, H, W) in, (N, num_classes, H, W) out.
 
     Args:
         stride: 32, 16 or 8 — the stride of the finest layer whose scores are fused.
@@ -166,11 +166,12 @@ class FCN(nn.Module):
                 kept[wanted[i]] = x
         return x, kept
 
-    def _skip(self, name, pool, like):
-        """1x1 scores of ``pool`` (scaled in the at-once variant), cropped to ``like``'s size at the reference offset."""
+    def _skip(self, score_layer, name, pool, like):
+        """``score_layer``'s 1x1 scores of ``pool`` (the pool3 or pool4 output ``name``, scaled in the
+        at-once variant), cropped to ``like``'s size at the reference offset."""
         if self.at_once:
             pool = pool * AT_ONCE_SCALES[name]
-        score = getattr(self, f"score_{name}")(pool)
+        score = score_layer(pool)
         offset = self.crops[name]
         return F.crop(score, offset, offset, like.shape[2], like.shape[3])
 
@@ -183,12 +184,14 @@ class FCN(nn.Module):
             score = self.upscore(score)
         else:
             upscore2 = self.upscore2(score)
-            fuse_pool4 = upscore2 + self._skip("pool4", kept["pool4"], upscore2)
+            score_pool4c = self._skip(self.score_pool4, "pool4", kept["pool4"], upscore2)
+            fuse_pool4 = upscore2 + score_pool4c
             if self.stride == 16:
                 score = self.upscore16(fuse_pool4)
             else:
                 upscore_pool4 = self.upscore_pool4(fuse_pool4)
-                fuse_pool3 = upscore_pool4 + self._skip("pool3", kept["pool3"], upscore_pool4)
+                score_pool3c = self._skip(self.score_pool3, "pool3", kept["pool3"], upscore_pool4)
+                fuse_pool3 = upscore_pool4 + score_pool3c
                 score = self.upscore8(fuse_pool3)
         offset = self.crops["out"]
         return F.crop(score, offset, offset, height, width)

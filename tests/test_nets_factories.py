@@ -84,7 +84,7 @@ def test_weights_of_another_network_are_refused_in_one_line(tmp_path):
     minidl.save(_small("vgg11").state_dict(), path)
     message = _one_line_error(lambda: _small("vgg16", weights=path), path)
     assert message.startswith("vgg16: ")
-    assert "key(s) missing from the file (features.2.weight, features.2.bias, features.5.weight and " in message
+    assert "missing from the file (features.2.weight, features.2.bias, features.5.weight and " in message
     assert "key(s) the network does not have (features.3.weight" in message
 
 

@@ -1,0 +1,80 @@
+"""Every CUDA kernel names its CPU twin, and ``bench/kernels.py`` covers every kernel: on the CPU it runs
+each twin and checks it (against PyTorch where installed), quickly, so the script cannot rot between
+GPU runs."""
+import importlib.util
+import pathlib
+import re
+import sys
+
+import pytest
+
+from minidl import backend
+from test_lecture_map import defined_names
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KERNEL_FILES = sorted(backend.KERNEL_DIR.glob("*.cu"))
+TWIN = re.compile(r"`(minidl/functional/[\w/]+\.py)::([\w.]+)`")
+FUNCTION = re.compile(r'extern "C" __global__ void (\w+)\s*\(')
+
+
+def _header(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("//"):
+            break
+        header.append(line)
+    return "\n".join(header)
+
+
+def kernel_functions():
+    sources = (path.read_text(encoding="utf-8") for path in KERNEL_FILES)
+    return sorted(name for source in sources for name in FUNCTION.findall(source))
+
+
+@pytest.mark.parametrize("path", KERNEL_FILES, ids=lambda p: p.name)
+def test_each_kernel_names_its_cpu_twin(path):
+    header = _header(path)
+    assert "CPU twin" in header, f"{path.name}: the header comment names no CPU twin"
+    twins = TWIN.findall(header)
+    assert twins, f"{path.name}: the CPU twin is not written as `minidl/functional/<file>.py::<name>`"
+    for file, name in twins:
+        assert (ROOT / file).is_file(), f"{path.name} names {file}, which does not exist"
+        assert name in defined_names(file), f"{path.name} names {file}::{name}, which is not defined there"
+
+
+@pytest.fixture(scope="module")
+def kernels_bench():
+    bench = ROOT / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_kernels", bench / "kernels.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(bench))
+
+
+def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
+    assert kernels_bench.main([]) == 0
+    out = capsys.readouterr().out
+    assert "CPU twin" in out
+    rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+    assert sorted(rows) == kernel_functions()
+    if kernels_bench.torch is not None:
+        assert not any("not checked" in row for row in rows.values())
+
+
+def test_a_wrong_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
+    if kernels_bench.torch is None:
+        pytest.skip("the comparison needs PyTorch")
+    original = kernels_bench.im2col
+    monkeypatch.setattr(kernels_bench, "im2col", lambda x, g: original(x, g) * 2)
+    assert kernels_bench.main([]) == 1
+    assert "FAILED: im2col" in capsys.readouterr().out
+
+
+def test_bad_repeat_is_refused(kernels_bench):
+    with pytest.raises(SystemExit):
+        kernels_bench.main(["--repeat", "0"])
