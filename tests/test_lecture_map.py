@@ -13,7 +13,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAP = os.path.join(ROOT, "docs", "lecture.md")
 ARCHITECTURE = os.path.join(ROOT, "docs", "architecture.md")
-REFERENCE = re.compile(r"`((?:minidl|nets|tests|examples|docs|bench)/[\w./-]+\.(?:py|md|cu))(?:::([\w.]+))?`")
+REFERENCE = re.compile(
+    r"`((?:minidl|nets|tests|examples|docs|bench)/[\w./-]+\.(?:py|md|cu))(?:::([\w.]+))?`")
 LINK = re.compile(r"\]\(((?!https?:)[^)#\s]+)(?:#[^)]*)?\)")
 
 
