@@ -53,6 +53,7 @@ class Bench:
         self.xp = backend.cupy_module() if self.gpu else np
         self.torch_device = "cuda" if self.gpu else "cpu"
         self.rng = np.random.default_rng(0)
+        minidl.manual_seed(0)  # the CPU dropout mask, so that its statistics repeat run to run
 
     def randn(self, *shape):
         return self.xp.asarray(self.rng.standard_normal(shape, dtype=np.float32))
@@ -160,9 +161,12 @@ def op_cases(b, name, x, gy, ops, kernels, nbytes):
     """The forward and backward kernels of one op. ``ops``: (minidl's op, PyTorch's op) of a tensor;
     ``kernels``: (launch forward, launch backward) on the GPU; ``nbytes``: what each moves."""
     minidl_op, torch_op = ops
-    ours = Autograd(minidl_op, x, gy)
+    if b.gpu:
+        forward, backward = kernels
+    else:
+        ours = Autograd(minidl_op, x, gy)
+        forward, backward = ours.forward, ours.backward
     theirs = None if torch is None else Autograd(torch_op, x, gy, b.torch_device)
-    forward, backward = kernels if b.gpu else (ours.forward, ours.backward)
     return [(f"{name}_forward", forward, theirs and theirs.forward, _error, nbytes[0]),
             (f"{name}_backward", backward, theirs and theirs.backward, _error, nbytes[1])]
 
