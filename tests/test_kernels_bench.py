@@ -6,6 +6,7 @@ import pathlib
 import re
 import sys
 
+import numpy as np
 import pytest
 
 from minidl import backend
@@ -78,3 +79,50 @@ def test_a_wrong_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
 def test_bad_repeat_is_refused(kernels_bench):
     with pytest.raises(SystemExit):
         kernels_bench.main(["--repeat", "0"])
+
+
+SIGNATURE = re.compile(r'extern "C" __global__ void (\w+)\s*\(([^)]*)\)')
+SCALAR_TYPES = {"long long": np.int64, "int": np.int32, "double": np.float64, "acc_t": np.float32,
+                "scalar_t": np.float32, "unsigned long long": np.uint64}
+
+
+def kernel_signatures():
+    """Each kernel function's parameters as ('pointer', element type) or ('value', type), float32 build."""
+    signatures = {}
+    for path in KERNEL_FILES:
+        for name, params in SIGNATURE.findall(path.read_text(encoding="utf-8")):
+            kinds = []
+            for param in params.split(","):
+                words = param.replace("__restrict__", "").replace("const", "").split()
+                declared = " ".join(words[:-1])
+                pointer = declared.endswith("*") or words[-1].startswith("*")
+                base = SCALAR_TYPES[declared.rstrip("*").strip()]
+                kinds.append(("pointer" if pointer else "value", base))
+            signatures[name] = (path.stem, kinds)
+    return signatures
+
+
+def test_gpu_launches_pass_what_each_kernel_declares(kernels_bench, monkeypatch):
+    """The GPU mode's argument lists, checked without a GPU: NumPy arrays stand in for device arrays
+    and the launches are recorded instead of run."""
+    bench = kernels_bench.Bench("cpu")
+    bench.gpu = True
+    launched = {}
+    monkeypatch.setattr(bench, "launch", lambda file, function, n, *args: launched.setdefault(
+        function, (file, n, args)))
+    for name, ours, *_ in kernels_bench.cases(bench, big=False):
+        ours()
+    signatures = kernel_signatures()
+    assert sorted(launched) == sorted(signatures)
+    for function, (file, n, args) in launched.items():
+        expected_file, kinds = signatures[function]
+        assert file == expected_file
+        assert len(args) == len(kinds), f"{function}: {len(args)} arguments for {len(kinds)} parameters"
+        for position, (arg, (kind, base)) in enumerate(zip(args, kinds)):
+            where = f"{function} argument {position}"
+            if kind == "pointer":
+                assert isinstance(arg, np.ndarray) and arg.dtype == base, where
+            else:
+                assert type(arg) is base, f"{where}: {type(arg).__name__}, expected {base.__name__}"
+        total = next(a for a, (kind, base) in zip(args, kinds) if kind == "value" and base is np.int64)
+        assert n == total, f"{function}: {n} threads for {total} elements"
