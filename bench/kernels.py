@@ -339,7 +339,7 @@ def run_cpu(b):
     return failed
 
 
-def run_gpu(b, repeat, peak_gbs):
+def run_gpu(b, repeat, peak_gbs, big=True):
     cp = backend.cupy_module()
     device_name = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)["name"].decode()
     peak = peak_bandwidth(device_name, peak_gbs)
@@ -351,7 +351,7 @@ def run_gpu(b, repeat, peak_gbs):
     print(f"{'kernel':30s} {'MB moved':>9s} {'minidl ms':>10s} {'GB/s':>7s} {'% peak':>7s} "
           f"{'PyTorch ms':>11s} {'GB/s':>7s} {'ratio':>6s} {'max error':>10s}")
     failed = []
-    for name, ours, theirs, compare, nbytes in cases(b, big=True):
+    for name, ours, theirs, compare, nbytes in cases(b, big):
         error = check(name, ours, theirs, compare)
         limit = 4.0 if name == "dropout_mask" else TOLERANCE
         if error is not None and error > limit:
@@ -377,13 +377,15 @@ def main(argv=None):
                         help="cpu: check the CPU twins; cuda: time the kernels (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per kernel on the GPU "
                                                                "(default: %(default)s)")
+    parser.add_argument("--small", action="store_true",
+                        help="cuda: the CPU check's small shapes, a quick run of every kernel")
     parser.add_argument("--peak-gbs", type=float, default=None,
                         help="the device's peak memory bandwidth in GB/s, where the driver does not tell it")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     b = Bench(args.device)
-    failed = run_gpu(b, args.repeat, args.peak_gbs) if b.gpu else run_cpu(b)
+    failed = run_gpu(b, args.repeat, args.peak_gbs, big=not args.small) if b.gpu else run_cpu(b)
     if failed:
         print(f"FAILED: {', '.join(failed)} differ from the reference")
         return 1

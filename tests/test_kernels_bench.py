@@ -5,6 +5,7 @@ import importlib.util
 import pathlib
 import re
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -126,3 +127,33 @@ def test_gpu_launches_pass_what_each_kernel_declares(kernels_bench, monkeypatch)
                 assert type(arg) is base, f"{where}: {type(arg).__name__}, expected {base.__name__}"
         total = next(a for a, (kind, base) in zip(args, kinds) if kind == "value" and base is np.int64)
         assert n == total, f"{function}: {n} threads for {total} elements"
+
+
+def test_gpu_table_gives_bandwidth_beside_the_peak(kernels_bench, monkeypatch, capsys):
+    """The GPU table's arithmetic, without a GPU: every kernel 'takes' 0.1 us (a stand-in timer), the
+    launches are skipped, and the device reports an H100's memory clock and bus width (3.35 TB/s)."""
+    class FakeDevice:
+        id = 0
+        attributes = {"MemoryClockRate": 2_619_000, "GlobalMemoryBusWidth": 5120}
+
+        def synchronize(self):
+            pass
+
+    cuda = types.SimpleNamespace(Device=FakeDevice, Event=object, runtime=types.SimpleNamespace(
+        getDeviceProperties=lambda index: {"name": b"Stand-in H100"}))
+    monkeypatch.setattr(kernels_bench.backend, "cupy_module", lambda: types.SimpleNamespace(cuda=cuda))
+    monkeypatch.setattr(kernels_bench, "Timer", lambda *args: lambda fn, repeat: 1e-4)
+    bench = kernels_bench.Bench("cpu")
+    bench.gpu = True
+    monkeypatch.setattr(bench, "launch", lambda *args: None)
+    kernels_bench.run_gpu(bench, repeat=1, peak_gbs=None, big=False)
+    out = capsys.readouterr().out
+    assert "Stand-in H100, peak memory bandwidth 3352 GB/s" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()
+            and line.split()[0] in kernel_functions()}
+    assert sorted(rows) == kernel_functions()
+    # im2col of (2, 3, 9, 9) at 3x3 / 2, padding 1: 486 floats in, 27 * 50 = 1350 out, 7344 bytes in
+    # 1e-4 ms: 73.4 GB/s, 2% of 3352 GB/s
+    megabytes, ms, rate, share = rows["im2col"][1:5]
+    assert (megabytes, ms, rate, share) == ("0.0", "0.000", "73", "2%")
+    assert kernels_bench.peak_bandwidth("any", 1000.0) == 1e12
