@@ -115,3 +115,18 @@ def test_a_file_that_is_not_safetensors_is_refused_in_one_line(tmp_path):
 def test_a_missing_file_is_named():
     with pytest.raises(FileNotFoundError, match="no-such.safetensors"):
         _small("alexnet", weights="no-such.safetensors")
+
+
+def test_weights_written_by_pytorch_load(tmp_path):
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    source = _small("googlenet", torchvision_compat=True, aux_logits=False)
+    running_var = source.conv1.bn.running_var
+    running_var.data[...] = np.random.default_rng(1).random(running_var.shape) + 0.5  # a buffer, not 1s
+    state = {key: torch.from_numpy(value.numpy().copy()) for key, value in source.state_dict().items()}
+    path = tmp_path / "from_torch.safetensors"
+    safetensors_torch.save_file(state, str(path))
+    loaded = nets.googlenet(num_classes=3, width=SMALL, torchvision_compat=True, aux_logits=False,
+                            weights=path)
+    np.testing.assert_array_equal(loaded.fc.weight.numpy(), source.fc.weight.numpy())
+    np.testing.assert_array_equal(loaded.conv1.bn.running_var.numpy(), source.conv1.bn.running_var.numpy())
