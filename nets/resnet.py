@@ -217,7 +217,7 @@ def resnet(depth, *, num_classes=1000, zero_init_residual=False, small_input=Fal
 
 @keywords_of(resnet, "shortcut")
 def resnet18(**kwargs):
-    """ResNet-18: two BasicBlocks per stage (2, 2, 2, 2)."""
+    """ResNet-18: BasicBlocks (2, 2, 2, 2)."""
     return resnet(18, shortcut=True, **kwargs)
 
 
