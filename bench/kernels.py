@@ -46,7 +46,7 @@ DROPOUT_P = 0.5
 
 
 class Bench:
-    """Where the cases run: the array module, PyTorch's device, the random inputs, and how to launch a kernel."""
+    """Where the cases run: the array module, PyTorch's device, random inputs, how to launch a kernel."""
 
     def __init__(self, device):
         self.gpu = device == "cuda"
