@@ -85,9 +85,10 @@ def _means(x, labels, k):
     return sums / xp.maximum(counts, 1)[:, None], counts
 
 
-def kmeans(x, k, max_iter=100, tol=1e-4, seed=0):
+def kmeans(x, k, max_iter=100, tol=1e-4, seed=0, init=None):
     """Cluster the rows of ``x`` (n, d) into ``k``: ``KMeansResult(centres (k, d), labels (n,), inertia,
-    history, n_iter)``; ``history`` holds the inertia after every assignment (never increasing)."""
+    history, n_iter)``; ``history`` holds the inertia after every assignment (never increasing).
+    ``init`` (k, d) gives the starting centres instead of k-means++."""
     xp = _points(x, "kmeans")
     n = x.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -98,8 +99,12 @@ def kmeans(x, k, max_iter=100, tol=1e-4, seed=0):
         raise ValueError(f"kmeans: max_iter must be a positive int, got {max_iter!r}")
     if not tol >= 0:
         raise ValueError(f"kmeans: tol must be >= 0, got {tol!r}")
-    rng = np.random.default_rng(seed)
-    centres = kmeans_plus_plus(x, k, rng)
+    if init is None:
+        centres = kmeans_plus_plus(x, k, np.random.default_rng(seed))
+    elif tuple(init.shape) != (k, x.shape[1]):
+        raise ValueError(f"kmeans: init must have shape ({k}, {x.shape[1]}), got {tuple(init.shape)}")
+    else:
+        centres = xp.asarray(init, dtype=x.dtype).copy()
     labels, dist = assign(x, centres)
     history = [float(dist.sum())]
     for it in range(1, max_iter + 1):
