@@ -13,13 +13,15 @@ samples that fall there. The search over every feature and threshold is array co
 samples sorted once (``sort_features``), the class weights left of every cut are cumulative sums
 W_left[f, i, c] (right = total - left), a leaf's error is its weight minus its largest class weight,
 and one argmin over (feature, cut) picks the stump; cuts are only allowed between distinct values and t
-is their midpoint. Features are processed ``chunk`` at a time so that W_left (features x samples x classes) stays bounded; that loop and the one over
-rounds are the only Python loops. Arrays may be NumPy or CuPy.
+is their midpoint. Features are processed ``chunk`` at a time so that W_left (classes x features x
+samples) stays small; that loop, the one over rounds and the maximum over classes are the only Python
+loops. Arrays may be NumPy or CuPy.
 
 A round whose best stump is no better than chance ends the training (the ensemble would not change); a
 stump with no error ends it too, as the whole ensemble (further rounds would only repeat it).
 """
 import collections
+import functools
 
 import numpy as np
 
@@ -51,20 +53,23 @@ def sort_features(features):
     return order, xp.take_along_axis(features.T, order, axis=1)
 
 
-def best_stump(sorted_features, onehot, weights, chunk=64):
+def best_stump(sorted_features, onehot, weights, chunk=16):
     """The stump of least weighted error and that error. ``sorted_features`` is ``sort_features(x)``,
     onehot (N, K) the class indicators, weights (N,) summing to 1."""
     order, values = sorted_features
     xp = backend.get_array_module(values)
     d, n = values.shape
-    weighted = weights[:, None] * onehot
-    total = weighted.sum(axis=0)                                      # (K,) class weights of all samples
+    weighted = (weights[:, None] * onehot).T                          # (K, N)
+    total = weighted.sum(axis=1)[:, None, None]                       # class weights of all samples
+    mass = float(total.sum())
     best = (np.inf, None)
     for lo in range(0, d, chunk):
         xs = values[lo:lo + chunk]                                    # (f, N)
-        left = xp.cumsum(weighted[order[lo:lo + chunk]], axis=1)      # (f, N, K): samples 0..i on the left
-        right = total[None, None, :] - left
-        error = (left.sum(axis=2) - left.max(axis=2)) + (right.sum(axis=2) - right.max(axis=2))
+        # classes first, so that the max over classes is an elementwise maximum of K (f, N) slices (a
+        # reduction over a short leading axis is several times slower in NumPy)
+        left = xp.cumsum(xp.take(weighted, order[lo:lo + chunk], axis=1), axis=2)   # (K, f, N): 0..i on the left
+        right = total - left
+        error = mass - functools.reduce(xp.maximum, left) - functools.reduce(xp.maximum, right)
         # a cut after sample i must separate distinct values; the last position (nothing on the right) is
         # always allowed, as the stump that answers one class everywhere
         valid = xp.concatenate([xs[:, 1:] > xs[:, :-1], xp.ones((xs.shape[0], 1), dtype=bool)], axis=1)
@@ -73,7 +78,7 @@ def best_stump(sorted_features, onehot, weights, chunk=64):
         err = float(error[f, i])
         if err < best[0]:
             threshold = float(xs[f, i] + xs[f, i + 1]) / 2 if i + 1 < n else float(xs[f, i])
-            best = (err, Stump(lo + f, threshold, int(xp.argmax(left[f, i])), int(xp.argmax(right[f, i]))))
+            best = (err, Stump(lo + f, threshold, int(xp.argmax(left[:, f, i])), int(xp.argmax(right[:, f, i]))))
     return best[1], best[0]
 
 
@@ -81,7 +86,7 @@ class AdaBoost:
     """SAMME with decision stumps. ``fit(features, labels)`` then ``predict(features)``; after fitting,
     ``stumps``, ``alphas`` and ``errors`` (err_m per round) describe the ensemble."""
 
-    def __init__(self, n_rounds=50, chunk=64):
+    def __init__(self, n_rounds=50, chunk=16):
         if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) or n_rounds < 1:
             raise ValueError(f"AdaBoost: n_rounds must be a positive int, got {n_rounds!r}")
         self.n_rounds = n_rounds

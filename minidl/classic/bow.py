@@ -47,12 +47,17 @@ def squared_distances(x, centres):
     return xp.maximum(d, 0.0)
 
 
-def assign(x, centres):
-    """Nearest centre of every point, (n,) int64, and its squared distance, (n,)."""
+def assign(x, centres, chunk=65536):
+    """Nearest centre of every point, (n,) int64, and its squared distance, (n,); ``chunk`` points at a time,
+    so that the distance matrix stays at most chunk x k."""
     xp = backend.get_array_module(x)
-    d = squared_distances(x, centres)
-    labels = xp.argmin(d, axis=1)
-    return labels, xp.take_along_axis(d, labels[:, None], axis=1)[:, 0]
+    labels, distances = [], []
+    for lo in range(0, x.shape[0], chunk):
+        d = squared_distances(x[lo:lo + chunk], centres)
+        nearest = xp.argmin(d, axis=1)
+        labels.append(nearest)
+        distances.append(xp.take_along_axis(d, nearest[:, None], axis=1)[:, 0])
+    return xp.concatenate(labels), xp.concatenate(distances)
 
 
 def kmeans_plus_plus(x, k, rng):
@@ -128,18 +133,20 @@ def _descriptor_stack(descriptors, who):
 
 
 def histograms(descriptors, centres):
-    """(N, k) L1-normalised word counts of every image's (P, D) descriptors against the (k, D) codebook."""
+    """(N, k) L1-normalised word counts of every image's (P, D) descriptors against the (k, D) codebook,
+    in the descriptors' dtype."""
     xp = _descriptor_stack(descriptors, "histograms")
     n, p, d = descriptors.shape
     words, _ = assign(descriptors.reshape(n * p, d), centres)
-    return _counts(words.reshape(n, p), centres.shape[0], xp) / p
+    return _counts(words.reshape(n, p), centres.shape[0], descriptors.dtype) / p
 
 
-def _counts(index, bins, xp):
+def _counts(index, bins, dtype):
     """(N, bins) counts of the values of each row of ``index`` (one bincount over row * bins + value)."""
+    xp = backend.get_array_module(index)
     n = index.shape[0]
     flat = (xp.arange(n)[:, None] * bins + index).ravel()
-    return xp.bincount(flat, minlength=n * bins).reshape(n, bins).astype(np.float64)
+    return xp.bincount(flat, minlength=n * bins).reshape(n, bins).astype(dtype)
 
 
 def pyramid_histograms(descriptors, centres, positions, image_size, levels=2):
@@ -163,5 +170,5 @@ def pyramid_histograms(descriptors, centres, positions, image_size, levels=2):
         rx = np.clip((positions[:, 1] * cuts / image_size[1]).astype(np.int64), 0, cuts - 1)
         region = xp.asarray(ry * cuts + rx)
         weight = 1.0 / 2 ** levels if level == 0 else 1.0 / 2 ** (levels - level + 1)
-        blocks.append(_counts(region[None, :] * k + words, cuts * cuts * k, xp) * (weight / p))
+        blocks.append(_counts(region[None, :] * k + words, cuts * cuts * k, descriptors.dtype) * (weight / p))
     return xp.concatenate(blocks, axis=1)
