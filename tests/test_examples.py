@@ -140,6 +140,35 @@ def test_10_gradcheck_tour_passes_every_op(tmp_path):
     assert len(r["rows"]) > 50
 
 
+def test_11_depth_counts_the_layers_the_papers_name(tmp_path):
+    r = run("11_depth", tmp_path)
+    nets = r["networks"]
+    assert [nets[n]["weight_layers"] for n in ("AlexNet", "VGG-16", "VGG-19", "GoogLeNet", "ResNet-50",
+                                               "ResNet-152")] == [8, 16, 19, 22, 50, 152]
+    assert nets["VGG-19"]["params"] == 143_667_240 and nets["ResNet-152"]["params"] == 60_192_808
+    # deeper winners, lower published error: the slide's trend, year by year
+    assert nets["AlexNet"]["top5_error"] > nets["GoogLeNet"]["top5_error"] > nets["ResNet-152"]["top5_error"]
+    assert all(n["macs"] > 0 for n in nets.values())
+
+
+def test_11_depth_follows_branches_and_shortcuts():
+    ex = load("11_depth")
+    from minidl import nn
+
+    class TwoBranches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.short = nn.Conv2d(1, 1, 1)
+            self.long = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU(), nn.Conv2d(1, 1, 1), nn.Conv2d(1, 1, 1))
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            y = self.short(x) + self.long(x)       # the sum is plain array code: 3 layers deep
+            return self.head(y.flatten(1))
+
+    assert ex.weight_depth(TwoBranches(), (1, 1, 2, 2)) == 4
+
+
 def test_readme_lists_every_demonstration():
     with open(os.path.join(EXAMPLES, "README.md"), encoding="utf-8") as f:
         text = f.read()
