@@ -89,3 +89,16 @@ def test_errors_name_the_value():
         boost.AdaBoost().fit(np.zeros((5, 2)), np.zeros(4, dtype=int))
     with pytest.raises(ValueError, match="no stump beats chance"):
         boost.AdaBoost().fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu(rng):
+    import cupy
+
+    x = rng.random((120, 5))
+    y = np.digitize(x[:, 0] + 0.3 * x[:, 1], [0.4, 0.8])
+    cpu = boost.AdaBoost(n_rounds=8).fit(x, y)
+    gpu = boost.AdaBoost(n_rounds=8).fit(cupy.asarray(x), cupy.asarray(y))
+    assert gpu.stumps == cpu.stumps
+    np.testing.assert_allclose(gpu.alphas, cpu.alphas)
+    np.testing.assert_array_equal(cupy.asnumpy(gpu.predict(cupy.asarray(x))), cpu.predict(x))
