@@ -87,6 +87,8 @@ def test_errors_name_the_value():
         boost.AdaBoost(n_rounds=0)
     with pytest.raises(ValueError, match="expected 5 labels"):
         boost.AdaBoost().fit(np.zeros((5, 2)), np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="labels must be integers 0..K-1, got -1"):
+        boost.AdaBoost().fit(np.zeros((2, 1)), np.array([0, -1]))
     with pytest.raises(ValueError, match="no stump beats chance"):
         boost.AdaBoost().fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
 

@@ -36,8 +36,10 @@ def _check(features, labels):
         raise ValueError(f"adaboost: expected features of shape (N, D), got {tuple(features.shape)}")
     if labels.ndim != 1 or labels.shape[0] != features.shape[0]:
         raise ValueError(f"adaboost: expected {features.shape[0]} labels, got shape {tuple(labels.shape)}")
-    if labels.dtype.kind not in "iu" or int(labels.min()) < 0:
-        raise ValueError("adaboost: labels must be integers 0..K-1")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"adaboost: labels must be integers 0..K-1, got dtype {labels.dtype}")
+    if int(labels.min()) < 0:
+        raise ValueError(f"adaboost: labels must be integers 0..K-1, got {int(labels.min())}")
     return xp
 
 
