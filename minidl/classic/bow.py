@@ -9,8 +9,8 @@ k-means minimises the inertia J = sum_n |x_n - c_{a(n)}|^2 over the assignments 
 - Lloyd iterations: assign every point to its nearest centre, a(n) = argmin_j |x_n - c_j|^2 (computed as
   |x|^2 - 2 x.c + |c|^2, one matrix product), then move every centre to the mean of its points. Neither
   step can raise J; the loop stops when J falls by less than ``tol`` J (relative) or after ``max_iter``;
-- a centre left without points is re-seeded at the point farthest from its own centre, which can only
-  lower J at the next assignment.
+- a centre left without points is re-seeded at the point that was farthest from its centre at the last
+  assignment; the other centres stay where the update put them, so the next assignment can only lower J.
 
 Histograms: h_i[j] = #{descriptors of image i whose word is j} / #{descriptors of image i} (hard
 assignment, L1-normalised). With a pyramid of levels 0..L, level l cuts the image into 2^l x 2^l regions,
@@ -116,7 +116,7 @@ def kmeans(x, k, max_iter=100, tol=1e-4, seed=0, init=None):
         centres, counts = _means(x, labels, k)
         empty = backend.to_numpy(xp.nonzero(counts == 0)[0])
         if len(empty):
-            # the points worst served by their own centre, one per empty cluster
+            # the points worst served at the last assignment, one per empty cluster
             far = xp.argsort(-dist)[:len(empty)]
             centres[xp.asarray(empty)] = x[far]
         labels, dist = assign(x, centres)
