@@ -99,6 +99,7 @@ def weight_depth(model, input_size):
             keep.append(y)   # the tensors stay alive during the pass, so that no id is reused
         frames[-1]["deepest"] = max(frames[-1]["deepest"], out)
 
+    training = model.training
     for module in model.modules():
         handles.append(module.register_forward_pre_hook(before))
         handles.append(module.register_forward_hook(after))
@@ -109,6 +110,7 @@ def weight_depth(model, input_size):
     finally:
         for h in handles:
             h.remove()
+        model.train(training)
     return frames[0]["deepest"]
 
 
