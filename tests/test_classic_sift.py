@@ -69,6 +69,44 @@ def test_spatial_votes_are_bilinear_and_the_window_gaussian():
     np.testing.assert_allclose(a[:, 5] / gauss[5], [0.125, 0.875, 0, 0])
 
 
+def loop_descriptor(gray, y0, x0, s):
+    """One descriptor by the textbook: every pixel of the window votes for its two cells along y, its two
+    along x and its two orientation bins, weighted by its magnitude and the Gaussian window."""
+    side = 4 * s
+    sigma = side / 2
+    out = np.zeros((4, 4, 8))
+    p = np.pad(gray, 1, mode="edge")
+    for i in range(side):
+        for j in range(side):
+            y, x = y0 + i, x0 + j
+            gx, gy = p[y + 1, x + 2] - p[y + 1, x], p[y + 2, x + 1] - p[y, x + 1]
+            m, o = np.hypot(gx, gy), (np.degrees(np.arctan2(gy, gx)) % 360) / 45
+            g = np.exp(-((i + 0.5 - side / 2) ** 2 + (j + 0.5 - side / 2) ** 2) / (2 * sigma ** 2))
+            ti, tj = (i + 0.5) / s - 0.5, (j + 0.5) / s - 0.5
+            for cy in range(4):
+                for cx in range(4):
+                    wy, wx = max(0.0, 1 - abs(ti - cy)), max(0.0, 1 - abs(tj - cx))
+                    b = int(np.floor(o))
+                    out[cy, cx, b % 8] += m * g * wy * wx * (1 - (o - b))
+                    out[cy, cx, (b + 1) % 8] += m * g * wy * wx * (o - b)
+    v = out.ravel()
+    v = v / np.linalg.norm(v)
+    v = np.minimum(v, 0.2)
+    return v / np.linalg.norm(v)
+
+
+def test_dense_sift_equals_a_loop_over_the_window_pixels(rng):
+    images = rng.random((2, 3, 12, 14))
+    d, centres = sift.dense_sift(images, cell_sizes=(2,), step=3)
+    gray = images.mean(axis=1)
+    origins = [(y, x) for y in (0, 3) for x in (0, 3, 6)]
+    assert d.shape == (2, len(origins), 128)
+    for n in range(2):
+        for k, (y0, x0) in enumerate(origins):
+            assert centres[k].tolist() == [y0 + 4.0, x0 + 4.0]
+            np.testing.assert_allclose(d[n, k], loop_descriptor(gray[n], y0, x0, 2), rtol=1e-6, atol=1e-9)
+
+
 def test_brightness_offset_and_contrast_scaling_leave_the_descriptors_unchanged(rng):
     images = rng.random((3, 3, 20, 24))
     d, _ = sift.dense_sift(images, cell_sizes=(2, 4))
