@@ -125,7 +125,7 @@ class Trainer:
             self._check_finite(value)
             self.optimizer.zero_grad()
             loss.backward()
-            if self.clip_grad_norm:
+            if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "step":

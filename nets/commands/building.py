@@ -40,7 +40,7 @@ def _transforms(kind, image_size, augment, train):
     from minidl.data import transforms as T
 
     steps = []
-    if kind == "folder" and image_size:
+    if kind == "folder" and image_size is not None:
         steps += [T.Resize(image_size), T.CenterCrop(image_size)]
     if train:
         table = {
