@@ -242,3 +242,25 @@ def test_folder_errors(tmp_path, capsys):
     _folder(mixed, [(16, 16), (16, 16), (20, 12), (16, 16)])
     code, _, err = run(["train", "--data", str(mixed), "--epochs", "1", "--out", str(tmp_path / "o")], capsys)
     one_line_error(code, err, "--image-size")
+
+
+def test_every_command_in_the_readme_parses_and_resolves_its_settings(capsys):
+    """The README's ``minidl ...`` lines are accepted as written; train and segment lines resolve their
+    settings from the stated defaults (nothing is trained here)."""
+    from nets.commands import segment, train
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", readme, flags=re.S))
+    lines = [m.split("#")[0].split() for m in re.findall(r"^(?:pip install -e \. && )?(minidl\b.*)$", blocks, flags=re.M)]
+    assert len(lines) >= 18
+    parser = cli.build_parser()
+    for words in lines:
+        if words[1:] == ["--version"]:
+            continue
+        args = parser.parse_args(words[1:])
+        if args.command == "train" and args.data in (None, "shapes", "cifar10") and not args.resume:
+            s = train.settings(args)
+            assert s["epochs"] >= 1 and s["batch_size"] >= 1, words
+        if args.command == "segment" and args.data in (None, "shapes") and not args.resume:
+            s = segment.settings(args)
+            assert s["image_size"] == 128 and s["pretrain"] == (0 if args.init_from else 12), words

@@ -105,6 +105,21 @@ def test_sigint_at_any_step_then_resume_is_bitwise_exact(reference, tmp_path, st
     assert_same_run(reference, final_state(tmp_path))
 
 
+def test_fit_again_in_the_same_process_continues_where_it_stopped(reference, tmp_path):
+    calls = {"n": 0}
+
+    def sigint_at_step_eight():
+        calls["n"] += 1
+        if calls["n"] == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    trainer = build(tmp_path, sigint_at_step_eight)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(EPOCHS)
+    trainer.fit(EPOCHS)
+    assert_same_run(reference, final_state(tmp_path))
+
+
 def test_interrupt_while_loading_a_batch_resumes_exactly(reference, tmp_path):
     """A KeyboardInterrupt raised while a worker thread loads a sample (between two steps)."""
     trainer = build(tmp_path)

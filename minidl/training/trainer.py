@@ -237,6 +237,9 @@ class Trainer:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
                 self._interrupted()
+                if self._resumable and hasattr(self.train_loader, "load_state_dict"):
+                    # so that calling fit again in this process continues with the next batch too
+                    self.train_loader.load_state_dict(self.train_loader.state_dict())
                 raise
         return self.history
 
