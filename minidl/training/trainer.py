@@ -248,7 +248,8 @@ class Trainer:
             return
         if not self._resumable:
             last = os.path.join(self.out_dir, "last.safetensors")
-            where = f"the last one, {last}, holds epoch {self.epoch}" if os.path.exists(last) else "no epoch has ended yet"
+            where = f"the last one, {last}, holds epoch {self.epoch}" if os.path.exists(last) \
+                else "no epoch has ended yet"
             self._say(f"\ninterrupted at once: no checkpoint written (a half-done step cannot be resumed "
                       f"exactly); {where}")
             return

@@ -32,7 +32,8 @@ def augmentation_names(text):
     names = [a.strip() for a in (text or "").split(",") if a.strip() and a.strip() != "none"]
     for name in names:
         if name not in AUGMENTATIONS:
-            raise UserError(f"--augment {text}: unknown augmentation {name!r}: expected {', '.join(AUGMENTATIONS)} or none")
+            raise UserError(f"--augment {text}: unknown augmentation {name!r}: "
+                            f"expected {', '.join(AUGMENTATIONS)} or none")
     return names
 
 

@@ -76,7 +76,7 @@ def read_checkpoint(path, option="checkpoint"):
     return ckpt, meta
 
 
-def rebuild(ckpt, meta, device, option="checkpoint"):
+def rebuild(ckpt, meta, device):
     """The network a checkpoint was trained as, with its weights, in eval mode on ``device``."""
     import nets
 

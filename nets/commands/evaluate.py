@@ -37,7 +37,8 @@ def run(args):
     else:
         _, val_set, classes = building.classification_data(data, s, args.root)
     if len(classes) != meta["num_classes"]:
-        raise UserError(f"--data {data}: has {len(classes)} classes; the checkpoint was trained on {meta['num_classes']}")
+        raise UserError(f"--data {data}: has {len(classes)} classes; "
+                        f"the checkpoint was trained on {meta['num_classes']}")
     with user_errors():
         summary, _ = evaluate(model, DataLoader(val_set, batch_size=args.batch_size), task=task,
                               num_classes=meta["num_classes"], device=device)

@@ -26,7 +26,7 @@ def initialise(model, path):
     from nets.fcn import init_from_classifier, init_from_coarser
 
     ckpt, meta = read_checkpoint(path, "--init-from")
-    source = rebuild(ckpt, meta, "cpu", "--init-from")
+    source = rebuild(ckpt, meta, "cpu")
     with user_errors():
         if meta.get("task") == "segment":
             init_from_coarser(model, source)
