@@ -58,3 +58,30 @@ def test_evaluation_needs_no_trainer_and_no_optimiser():
     assert meter.count == 8 and set(summary) == {"loss", "top1", "top5"}
     with pytest.raises(ValueError, match="task must be one of"):
         evaluate(model, loader(), task="detect", num_classes=3)
+
+
+class Stream:
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty):
+        self.tty, self.text = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bars_draw_only_on_a_terminal(tty):
+    model = nn.Sequential(nn.Linear(4, 3))
+    stream = Stream(tty)
+    Trainer(model, minidl.optim.SGD(model.parameters(), lr=0.1), loader(), loader(), num_classes=3,
+            stream=stream).fit(1)
+    text = "".join(stream.text)
+    assert ("epoch 1 train" in text) == tty
+    assert "epoch 1: train loss" in text
