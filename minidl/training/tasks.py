@@ -28,6 +28,15 @@ def _segment_epoch(row):
             f"pixel acc {row['val_pixel_acc']:.4f}, mean IU {row['val_mean_iu']:.4f} ({row['seconds']:.1f}s)")
 
 
+def _classify_scores(s):
+    return f"loss {s['loss']:.4f}, top-1 {100 * s['top1']:.2f}%, top-5 {100 * s['top5']:.2f}%"
+
+
+def _segment_scores(s):
+    return (f"loss {s['loss']:.4f}, pixel acc {s['pixel_acc']:.4f}, mean acc {s['mean_acc']:.4f}, "
+            f"mean IU {s['mean_iu']:.4f}, f.w. IU {s['fw_iu']:.4f}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
     name: str
@@ -37,6 +46,7 @@ class Task:
     bar_metric: str                            # the running metric shown on the progress bar
     epoch_line: Callable                       # history row -> the line printed after each epoch
     final_line: Callable                       # last history row -> the run's last line
+    scores_line: Callable                      # evaluate()'s summary -> one line of its scores
 
     def loss(self, ignore_index):
         """The default loss: cross-entropy, per pixel with ``ignore_index`` left out for segmentation."""
@@ -47,9 +57,11 @@ class Task:
 
 TASKS = {
     "classify": Task("classify", "top1", False, lambda n, ignore: ClassificationMeter(n), "top1",
-                     _classify_epoch, lambda row: f"final validation accuracy: {100 * row['val_top1']:.2f}%"),
+                     _classify_epoch, lambda row: f"final validation accuracy: {100 * row['val_top1']:.2f}%",
+                     _classify_scores),
     "segment": Task("segment", "mean_iu", True, SegmentationMeter, "pixel_acc",
-                    _segment_epoch, lambda row: f"final validation mean IU: {row['val_mean_iu']:.4f}"),
+                    _segment_epoch, lambda row: f"final validation mean IU: {row['val_mean_iu']:.4f}",
+                    _segment_scores),
 }
 
 

@@ -23,7 +23,7 @@ def add_parser(subparsers):
 
 def run(args):
     from minidl.data import DataLoader
-    from minidl.training import evaluate
+    from minidl.training import TASKS, evaluate
 
     device = pick_device(args.device)
     ckpt, meta = read_checkpoint(args.checkpoint)
@@ -42,10 +42,5 @@ def run(args):
     with user_errors():
         summary, _ = evaluate(model, DataLoader(val_set, batch_size=args.batch_size), task=task,
                               num_classes=meta["num_classes"], device=device)
-    if task == "segment":
-        print(f"{args.checkpoint} on {data}: loss {summary['loss']:.4f}, pixel acc {summary['pixel_acc']:.4f}, "
-              f"mean acc {summary['mean_acc']:.4f}, mean IU {summary['mean_iu']:.4f}, f.w. IU {summary['fw_iu']:.4f}")
-    else:
-        print(f"{args.checkpoint} on {data}: loss {summary['loss']:.4f}, top-1 {100 * summary['top1']:.2f}%, "
-              f"top-5 {100 * summary['top5']:.2f}%")
+    print(f"{args.checkpoint} on {data}: {TASKS[task].scores_line(summary)}")
     return 0
