@@ -49,8 +49,9 @@ def run(args):
     width = args.width if args.width is not None else row.width if row else None
     model, options = building.build_net(args.net, classes, width, image_size=max(size[1:]))
     stem = ", small-image stem" if options.get("small_input") else ""
+    with user_errors():
+        table = minidl.summary(model, (1,) + size)
     print(f"{args.net} ({classes} classes, width {1 if width is None else width:g}{stem}), "
           f"input {size[0]}x{size[1]}x{size[2]}")
-    with user_errors():
-        print(minidl.summary(model, (1,) + size))
+    print(table)
     return 0
