@@ -70,7 +70,7 @@ def apply(args, names, command):
 def finished(ckpt, epochs, path):
     """The one line to print when the checkpoint's run has nothing left to do, else None."""
     done = int(ckpt.get("epoch", 0))
-    if ckpt.get("position") is None and done >= epochs:
+    if done >= epochs:  # a checkpoint inside epoch done + 1 is past the end too
         return (f"{path}: the run has finished its {done} epochs; nothing to do "
                 f"(pass --epochs N with N > {done} to train further)")
     return None
