@@ -264,3 +264,43 @@ def test_every_command_in_the_readme_parses_and_resolves_its_settings(capsys):
         if args.command == "segment" and args.data in (None, "shapes") and not args.resume:
             s = segment.settings(args)
             assert s["image_size"] == 128 and s["pretrain"] == (0 if args.init_from else 12), words
+
+
+KILLED_RUN = """
+import sys, time
+from minidl.training import Trainer
+from nets import cli
+
+real = Trainer.train_epoch
+
+def hang_in_epoch_two(self):
+    if self.epoch == 1:
+        time.sleep(60)
+    return real(self)
+
+Trainer.train_epoch = hang_in_epoch_two
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_kill_9_then_resume_from_last_equals_an_uninterrupted_run(trained, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, "train", *TINY, "--epochs", "2", "--out", str(out)],
+                             cwd=root, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root})
+    for line in child.stdout:
+        if line.startswith("epoch 1:"):
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    assert not (out / "interrupted.safetensors").exists()
+    code, text, _ = run(["train", "--no-progress", "--resume", str(out / "last.safetensors")], capsys)
+    assert code == 0 and "after epoch 1" in text
+    a, b = minidl.load(str(trained / "last.safetensors")), minidl.load(str(out / "last.safetensors"))
+    for key, value in a["model"].items():
+        np.testing.assert_array_equal(value.numpy(), b["model"][key].numpy(), err_msg=key)
+    assert [r["val_loss"] for r in a["history"]] == [r["val_loss"] for r in b["history"]]
