@@ -38,3 +38,50 @@ def test_history_and_final_line(tmp_path):
     assert [row["epoch"] for row in history] == [1, 2]
     assert trainer.final_line() == f"final validation accuracy: {100 * history[-1]['val_top1']:.2f}%"
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,lr,seconds,train_loss")
+
+
+def test_a_loader_that_gives_no_batches_is_named(tmp_path):
+    x = np.zeros((3, 4), np.float32)
+    empty = DataLoader(TensorDataset(x, np.arange(3) % 3), batch_size=4, drop_last=True)
+    model = nn.Sequential(nn.Linear(4, 3))
+    trainer = Trainer(model, minidl.optim.SGD(model.parameters(), lr=0.1), empty, loader(), num_classes=3,
+                      progress=False)
+    with pytest.raises(ValueError, match=r"no batches \(3 samples, batch_size 4, drop_last=True\)"):
+        trainer.fit(1)
+
+
+def test_evaluation_needs_no_trainer_and_no_optimiser():
+    from minidl.training import evaluate
+
+    model = nn.Sequential(nn.Linear(4, 3))
+    summary, meter = evaluate(model, loader(), task="classify", num_classes=3)
+    assert meter.count == 8 and set(summary) == {"loss", "top1", "top5"}
+    with pytest.raises(ValueError, match="task must be one of"):
+        evaluate(model, loader(), task="detect", num_classes=3)
+
+
+class Stream:
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty):
+        self.tty, self.text = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bars_draw_only_on_a_terminal(tty):
+    model = nn.Sequential(nn.Linear(4, 3))
+    stream = Stream(tty)
+    Trainer(model, minidl.optim.SGD(model.parameters(), lr=0.1), loader(), loader(), num_classes=3,
+            stream=stream).fit(1)
+    text = "".join(stream.text)
+    assert ("epoch 1 train" in text) == tty
+    assert "epoch 1: train loss" in text

@@ -1,7 +1,7 @@
 """Pictures of a run: learning curves, confusion matrix, misclassified images, segmentation overlays.
 
-matplotlib is an optional extra (``pip install minidl[plots]``); without it ``available()`` is False
-and the command line says so and skips the plots.
+matplotlib is one of minidl's requirements; where it is missing anyway (minidl used from a source
+tree), ``available()`` is False and the command line says so in one line and skips the plots.
 """
 import numpy as np
 
