@@ -8,6 +8,9 @@ import argparse
 import sys
 
 from . import jobs
+from .commands import graph, inspect
+
+COMMANDS = (graph, inspect)  # modules with add_parser(subparsers) and run(args)
 
 
 def _add_common_training(p, net_default, data_default):
@@ -76,6 +79,8 @@ def build_parser():
 
     for extra in jobs.extra_commands():
         extra.add_parser(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 
