@@ -51,6 +51,9 @@ def build_parser():
     _add_common_training(p, jobs.DEFAULT_NET, "shapes")
     p.add_argument("--augment", default=None,
                    help="comma-separated augmentations: flip, crop, color, lighting, affine, lens, none")
+    p.add_argument("--log-grad-norms", action="store_true",
+                   help="record each layer's gradient norm per epoch in the metrics files and plot them "
+                        "(grad_norms.png; default off)")
     p.set_defaults(func=jobs.train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on its validation data")

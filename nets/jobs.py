@@ -249,7 +249,8 @@ def train(args):
         val_loader = DataLoader(val_set, batch_size=max(s["batch_size"], 128), num_workers=args.workers)
     trainer = Trainer(model, optimizer, train_loader, val_loader, num_classes=len(classes),
                       scheduler=scheduler, device=device, out_dir=out, clip_grad_norm=args.clip_grad_norm,
-                      class_names=classes, progress=not args.no_progress, meta=meta)
+                      class_names=classes, progress=not args.no_progress, meta=meta,
+                      log_grad_norms=args.log_grad_norms)
     params = sum(p.numel() for p in model.parameters())
     print(f"training {args.net} ({params:,} parameters) on {args.data} ({len(train_set)} train / "
           f"{len(val_set)} val images, {s['image_size']}x{s['image_size']}) on {device} "
@@ -279,7 +280,11 @@ def _report_files(trainer, out, val_loader, device):
     plots.plot_confusion(trainer.last_confusion, trainer.class_names, os.path.join(out, "confusion.png"))
     images, true, pred = _misclassified(trainer.model, val_loader, device)
     plots.plot_misclassified(images, true, pred, trainer.class_names, os.path.join(out, "misclassified.png"))
-    print(f"plots: {', '.join(os.path.join(out, n) for n in ('curves.png', 'confusion.png', 'misclassified.png'))}")
+    names = ["curves.png", "confusion.png", "misclassified.png"]
+    if trainer.grad_norms is not None:
+        plots.plot_grad_norms(trainer.history, os.path.join(out, "grad_norms.png"))
+        names.append("grad_norms.png")
+    print(f"plots: {', '.join(os.path.join(out, n) for n in names)}")
 
 
 @minidl.no_grad()

@@ -3,8 +3,9 @@
 One epoch: for each batch, forward, loss, backward, optional gradient clipping, optimiser step; then
 a pass over the validation set without gradients. After each epoch the loop writes a checkpoint
 (``last.safetensors``) and, when validation improves, ``best.safetensors``; metrics go to
-``metrics.csv`` and ``metrics.json``. A checkpoint holds the model, the optimiser and scheduler state,
-the epoch, the step, the random generators and the history, so ``resume`` continues exactly: on the CPU
+``metrics.csv`` and ``metrics.json`` (with ``log_grad_norms=True`` also each layer's mean gradient norm
+of the epoch, as columns ``grad_norm/<layer>``; see ``grad_norms.py``). A checkpoint holds the model, the
+optimiser and scheduler state, the epoch, the step, the random generators and the history, so ``resume`` continues exactly: on the CPU
 a run resumed after epoch k ends bitwise equal to one that never stopped.
 """
 import csv
@@ -18,6 +19,7 @@ from .. import backend, random
 from ..autograd import no_grad
 from ..checkpoint import load, save
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from .grad_norms import GradNormLog
 from .metrics import ClassificationMeter, SegmentationMeter
 
 
@@ -37,7 +39,7 @@ class Trainer:
     def __init__(self, model, optimizer, train_loader, val_loader, *, num_classes, task="classify",
                  loss_fn=None, scheduler=None, device="cpu", out_dir=None, clip_grad_norm=None,
                  class_names=None, progress=True, meta=None, ignore_index=255, aux_weight=0.3,
-                 stream=None):
+                 stream=None, log_grad_norms=False):
         from .. import functional as F
 
         if task not in ("classify", "segment"):
@@ -63,6 +65,7 @@ class Trainer:
         self.step = 0
         self.best = -math.inf
         self.model.to(self.device)
+        self.grad_norms = GradNormLog(model) if log_grad_norms else None
 
     # ------------------------------------------------------------------ pieces
     def _meter(self):
@@ -103,6 +106,8 @@ class Trainer:
         meter = self._meter()
         start, seen = time.perf_counter(), 0
         bar = self._bar(self.train_loader, f"epoch {self.epoch + 1} train")
+        if self.grad_norms is not None:
+            self.grad_norms.reset()
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
             out = self.model(x)
@@ -111,6 +116,8 @@ class Trainer:
             self._check_finite(value)
             self.optimizer.zero_grad()
             loss.backward()
+            if self.grad_norms is not None:
+                self.grad_norms.update()
             if self.clip_grad_norm:
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
@@ -212,6 +219,8 @@ class Trainer:
         self.epoch += 1
         row = {"epoch": self.epoch, "lr": lr, "seconds": time.perf_counter() - t0,
                **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        if self.grad_norms is not None:
+            row.update(self.grad_norms.summary())
         self.history.append(row)
         score = val[self._score_name()]
         improved = score > self.best
@@ -244,7 +253,9 @@ class Trainer:
         with open(os.path.join(self.out_dir, "metrics.json"), "w") as f:
             json.dump(self.history, f, indent=1)
         with open(os.path.join(self.out_dir, "metrics.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            # a run resumed with another --log-grad-norms setting has rows with other columns
+            columns = list(dict.fromkeys(key for row in self.history for key in row))
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(self.history)
 
