@@ -122,7 +122,7 @@ def test_relu_sparsity_counts_exact_zeros_per_call():
     rows = relu_sparsity(Twice(), minidl.tensor([[-1.0, 0.0, 0.5, 3.0]]))
     assert [r.name for r in rows] == ["relu (call 1)", "relu (call 2)"]
     assert rows[0].zeros == 0.5 and rows[1].zeros == 0.75
-    with pytest.raises(ValueError, match="no nn.ReLU"):
+    with pytest.raises(ValueError, match="has no nn.ReLU module"):
         relu_sparsity(nn.Sequential(nn.Linear(2, 2)), minidl.randn(1, 2))
 
 

@@ -6,7 +6,8 @@ are the last block's output at that resolution. Channels are ordered by their me
 image, most active first.
 
 ReLU's sparsity (the lecture's ReLU slide: many units output exactly 0) is counted as the share of exact
-zeros in each ``nn.ReLU`` module's output over a batch; a ReLU module called twice (ResNet's blocks use
+zeros in each ``nn.ReLU`` module's output over a batch (``activation_sparsity`` counts it for any
+activation module: sigmoid and tanh give almost none); a ReLU module called twice (ResNet's blocks use
 one for both of their activations) gives a row per call.
 """
 import collections
@@ -44,10 +45,16 @@ def feature_maps(model, x):
 
 def relu_sparsity(model, x):
     """A ``SparsityRow`` (name, output shape, share of exact zeros) per call of each ``nn.ReLU`` in ``model``."""
-    relus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
-    if not relus:
-        raise ValueError(f"relu_sparsity: {type(model).__name__} has no nn.ReLU module")
-    _, seen = record(model, x, relus)
+    return activation_sparsity(model, x, (nn.ReLU,))
+
+
+def activation_sparsity(model, x, kinds):
+    """``relu_sparsity`` for the modules of the classes ``kinds`` (e.g. ``(nn.Sigmoid, nn.Tanh)``)."""
+    chosen = [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+    if not chosen:
+        names = " or ".join(f"nn.{k.__name__}" for k in kinds)
+        raise ValueError(f"activation_sparsity: {type(model).__name__} has no {names} module")
+    _, seen = record(model, x, chosen)
     calls = collections.Counter(s.name for s in seen)
     rows, count = [], collections.Counter()
     for s in seen:
