@@ -64,6 +64,7 @@ def write_cam(model, image, k, class_name, out_dir):
 
 def write_scores(model, image, class_names, out_dir):
     scores = score_maps(model, image)
+    class_names = class_names if class_names is not None else [str(k) for k in range(len(scores))]
     caption = f"scores before the last upsampling ({scores.shape[1]}x{scores.shape[2]}): " + ", ".join(class_names)
     return save_png(grid(list(normalise(scores)), cols=len(scores), cell=64),
                     os.path.join(out_dir, "scores.png"), caption)
@@ -73,7 +74,6 @@ def write_report(model, image, batch, out_dir, cam_class=None, class_names=None,
     """Write the pictures and the sparsity table; returns {'filters', 'features', 'sparsity', 'cam' or
     'scores': path(s)} and the sparsity rows under 'rows'."""
     os.makedirs(out_dir, exist_ok=True)
-    names = class_names or [str(i) for i in range(int(cam_class or 0) + 1)]
     result = {"filters": write_filters(model, out_dir), "features": write_features(model, image, out_dir)}
     rows = relu_sparsity(model, batch)
     result["rows"] = rows
@@ -81,7 +81,8 @@ def write_report(model, image, batch, out_dir, cam_class=None, class_names=None,
     with open(result["sparsity"], "w", encoding="utf-8") as f:
         f.write(sparsity_table(rows))
     if cam_class is not None:
-        result["cam"] = write_cam(model, image, cam_class, names[cam_class], out_dir)
+        name = class_names[cam_class] if class_names is not None else str(cam_class)
+        result["cam"] = write_cam(model, image, cam_class, name, out_dir)
     if scores:
-        result["scores"] = write_scores(model, image, names, out_dir)
+        result["scores"] = write_scores(model, image, class_names, out_dir)
     return result

@@ -62,7 +62,7 @@ def load_image(path, size, grey_ok):
             pixels = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError) as e:
         raise UserError(f"{path}: cannot read the image ({e})") from None
-    channels = {"1": 1, "L": 1, "P": 3, "RGB": 3}.get(mode, len(mode))
+    channels = 3 if mode == "P" else Image.getmodebands(mode)  # a palette image is a colour image
     if channels != 3 and not (channels == 1 and grey_ok):
         raise UserError(f"{path}: has {channels} channel(s) (mode {mode}); the network takes "
                         f"{'grey or ' if grey_ok else ''}RGB images")
