@@ -35,7 +35,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("command, defaults", [
     ("graph", ["default 3,224,224", "default 1000"]),
-    ("inspect", ["default 128", "default auto", "default: none"]),
+    ("inspect", ["default 128", "default auto", "default: the predicted class"]),
 ])
 def test_help_shows_the_defaults(command, defaults, capsys):
     with pytest.raises(SystemExit) as e:
@@ -88,6 +88,9 @@ def test_inspect_writes_every_picture(checkpoint, tmp_path, capsys):
     code, text, _ = run(["inspect", str(checkpoint), str(image), "--cam", "1", "--batch-size", "4", "--out",
                          str(out)], capsys)
     assert code == 0 and "cam_square.png" in text
+    code, text, _ = run(["inspect", str(checkpoint), str(image), "--batch-size", "4", "--out", str(out)], capsys)
+    predicted = text.split("class activation map and saliency of ")[1].split(":")[0]
+    assert code == 0 and f"cam_{predicted}.png" in text
 
 
 def test_inspect_errors_are_one_line(checkpoint, tmp_path, capsys):
@@ -117,7 +120,7 @@ def test_inspect_an_fcn_checkpoint_draws_its_score_maps(tmp_path, capsys):
     assert cli.main(["segment", "--net", "fcn32s", *toy, "--out", str(tmp_path / "fcn")]) == 0
     capsys.readouterr()
     code, text, _ = run(["inspect", str(tmp_path / "fcn" / "last.safetensors"), "--batch-size", "2"], capsys)
-    assert code == 0 and "scores: " in text
+    assert code == 0 and "score maps: " in text and "class activation map" not in text
     assert (tmp_path / "fcn" / "inspect" / "scores.png").stat().st_size > 0
 
 

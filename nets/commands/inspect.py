@@ -2,9 +2,10 @@
 
 Writes to ``--out`` (default: ``inspect/`` next to the checkpoint) the first convolution's filters, the
 feature maps of each stage for one image (IMAGE, or the first validation image), each ReLU's share of
-exact zeros over a validation batch (``sparsity.md``, also printed), and with ``--cam CLASS`` the class
-activation map and gradient saliency of that class over the image. For a segmentation (FCN) checkpoint
-it writes the per-class score maps before the final upsampling instead of a CAM.
+exact zeros over a validation batch (``sparsity.md``, also printed), and the class activation map and
+gradient saliency over the image of ``--cam CLASS`` (by default the class the network predicts for it).
+For a segmentation (FCN) checkpoint it writes the per-class score maps before the final upsampling
+instead of a CAM.
 
 IMAGE must have the checkpoint's size and colour channels: the pictures are drawn over it pixel for
 pixel, so it is not resized behind the reader's back.
@@ -33,7 +34,8 @@ def add_parser(subparsers):
     p.add_argument("image", nargs="?", default=None,
                    help="an image of the checkpoint's size and channels (default: the first validation image)")
     p.add_argument("--cam", default=None, metavar="CLASS",
-                   help="class name or index: overlay its class activation map and saliency (default: none)")
+                   help="class name or index whose class activation map and saliency are drawn over the image "
+                        "(default: the predicted class)")
     p.add_argument("--out", default=None, help="folder for the pictures (default: inspect/ next to the checkpoint)")
     p.add_argument("--batch-size", type=int, default=128,
                    help="validation images over which sparsity is counted (default 128)")
@@ -111,16 +113,21 @@ def run(args):
         image = batch[:1]
     else:
         image = load_image(args.image, meta["image_size"], meta["data"] in GREY_DATA)
+    tensor = minidl.Tensor(image).to(device)
+    if task == "classify" and cam is None:
+        with minidl.no_grad():
+            cam = int(model(tensor).numpy()[0].argmax())
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "inspect")
     with jobs.user_errors():
-        result = write_report(model, minidl.Tensor(image).to(device), minidl.Tensor(batch).to(device), out,
+        result = write_report(model, tensor, minidl.Tensor(batch).to(device), out,
                               cam_class=cam, class_names=names, scores=task == "segment")
     print(f"ReLU sparsity (share of exact zeros) over {len(batch)} validation images:")
     print(sparsity_table(result["rows"]), end="")
     print(f"filters: {result['filters']}")
     print(f"feature maps: {', '.join(result['features'])}")
-    for key in ("cam", "scores"):
-        if key in result:
-            print(f"{key}: {result[key]}")
+    if "cam" in result:
+        print(f"class activation map and saliency of {names[cam]}: {result['cam']}")
+    if "scores" in result:
+        print(f"score maps: {result['scores']}")
     print(f"sparsity table: {result['sparsity']} ({time.perf_counter() - start:.1f} s)")
     return 0
