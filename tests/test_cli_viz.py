@@ -47,7 +47,8 @@ def test_help_shows_the_defaults(command, defaults, capsys):
 
 
 def test_graph_writes_dot_and_svg(tmp_path, capsys):
-    code, out, _ = run(["graph", "alexnet", "--width", "0.25", "--num-classes", "10", "--input-size", "3,64,64", "-o", str(tmp_path / "g.dot")], capsys)
+    code, out, _ = run(["graph", "alexnet", "--width", "0.25", "--num-classes", "10", "--input-size", "3,64,64",
+                        "-o", str(tmp_path / "g.dot")], capsys)
     assert code == 0 and "nodes" in out
     text = (tmp_path / "g.dot").read_text()
     assert text.startswith("digraph") and "features.0.weight" in text and "Conv2dOp" in text

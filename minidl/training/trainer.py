@@ -5,8 +5,8 @@ a pass over the validation set without gradients. After each epoch the loop writ
 (``last.safetensors``) and, when validation improves, ``best.safetensors``; metrics go to
 ``metrics.csv`` and ``metrics.json`` (with ``log_grad_norms=True`` also each layer's mean gradient norm
 of the epoch, as columns ``grad_norm/<layer>``; see ``grad_norms.py``). A checkpoint holds the model, the
-optimiser and scheduler state, the epoch, the step, the random generators and the history, so ``resume`` continues exactly: on the CPU
-a run resumed after epoch k ends bitwise equal to one that never stopped.
+optimiser and scheduler state, the epoch, the step, the random generators and the history, so ``resume``
+continues exactly: on the CPU a run resumed after epoch k ends bitwise equal to one that never stopped.
 """
 import csv
 import json

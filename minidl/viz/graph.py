@@ -155,7 +155,8 @@ def _collapse(graph, functions, leaves, ids):
             if node in graph._styles:
                 styles[node] = graph._styles[node]
     for box, call in calls.values():
-        nodes[box] = f"{call.name} ({call.type})\n{call.params:,} parameters\n{_shape(call.output_shape) if call.output_shape else '-'}"
+        shape = _shape(call.output_shape) if call.output_shape else "-"
+        nodes[box] = f"{call.name} ({call.type})\n{call.params:,} parameters\n{shape}"
         styles[box] = ', fillcolor="#fff2cc"'
     seen = set()
     for a, b in graph.edges:
