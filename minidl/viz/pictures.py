@@ -11,11 +11,13 @@ def _rgb(image):
     return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
 
 
-def normalise(a):
-    """``a`` scaled to [0, 1] by its own minimum and maximum (all zeros when it is constant)."""
+def normalise(a, top=100.0):
+    """``a`` scaled to [0, 1] from its minimum to its ``top`` percentile (the maximum by default), values
+    above clipped: with ``top=99`` a few very bright pixels do not leave the rest black. All zeros when
+    that range is empty."""
     a = np.asarray(a, dtype=np.float32)
-    lo, hi = float(a.min()), float(a.max())
-    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    lo, hi = float(a.min()), float(np.percentile(a, top))
+    return np.clip((a - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(a)
 
 
 def enlarge(image, size):

@@ -1,10 +1,11 @@
 """``write_report``: every picture of ``minidl inspect`` for one model, one image and one batch.
 
-Files written to ``out_dir``: ``filters.png`` (the first convolution's filters), ``features_<k>_<block>.png``
-(the feature maps of each stage, most active channels first, one scale per stage so activity compares
-across channels), ``sparsity.md`` (each ReLU's share of exact zeros over the batch), and on request
-``cam_<class>.png`` (the image, its class activation map and its gradient saliency side by side) or
-``scores.png`` (an FCN's per-class scores before the last upsampling).
+Files written to ``out_dir``: ``filters.png`` (the first convolution's filters),
+``features_<k>_<block>.png`` (the feature maps of each stage, most active channels first, one scale per
+stage so activity compares across channels, its top 1 % clipped), ``sparsity.md`` (each ReLU's share of
+exact zeros over the batch), and when asked ``cam_<class>.png`` (the image, its class activation map and
+its gradient saliency side by side) or ``scores.png`` (an FCN's per-class scores before the last
+upsampling).
 """
 import os
 
@@ -37,7 +38,7 @@ def write_features(model, image, out_dir):
     paths = []
     for k, stage in enumerate(feature_maps(model, image), start=1):
         shown = stage.order[:MAX_CHANNELS]
-        maps = normalise(stage.maps[shown])
+        maps = normalise(stage.maps[shown], top=99.0)
         c, h, w = stage.maps.shape
         caption = f"stage {k}: {stage.name}, {len(shown)} of {c} channels {h}x{w}, most active first"
         path = os.path.join(out_dir, f"features_{k}_{stage.name.replace('.', '_')}.png")
