@@ -84,3 +84,16 @@ def test_metrics_csv_takes_rows_with_new_columns(tmp_path):
     trainer.fit(2)  # as a run resumed with --log-grad-norms: its second row has more columns
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert lines[0].endswith("grad_norm/0") and lines[1].endswith(",") and len(lines) == 3
+
+
+@pytest.mark.gpu
+def test_grad_norms_on_the_gpu_match_the_cpu():
+    histories = []
+    for device in ("cpu", "cuda"):
+        minidl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+        trainer = Trainer(model, minidl.optim.SGD(model.parameters(), lr=0.1), loader(), loader(), num_classes=3,
+                          device=device, progress=False, log_grad_norms=True)
+        histories.append(trainer.fit(1)[0])
+    for key in ("grad_norm/0", "grad_norm/2"):
+        assert abs(histories[0][key] - histories[1][key]) < 1e-4 * histories[0][key]

@@ -139,8 +139,6 @@ def test_report_writes_small_pictures(tmp_path):
 
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
-    if not minidl.gpu_available():
-        pytest.skip("no GPU")
     model, x = BrightSquareNet(), bright_square()
     cpu = (class_activation_map(model, x, 1), saliency(model, x, 1), relu_sparsity(model, x)[0].zeros)
     model.to("cuda")
@@ -149,3 +147,17 @@ def test_gpu_matches_cpu():
     np.testing.assert_allclose(cpu[0], gpu[0], atol=1e-5)
     np.testing.assert_allclose(cpu[1], gpu[1], atol=1e-5)
     assert cpu[2] == gpu[2]
+
+
+@pytest.mark.gpu
+def test_graph_and_feature_maps_on_the_gpu():
+    model = nets.create("resnet18", num_classes=3, width=0.125, small_input=True)
+    x = minidl.rand(2, 3, 16, 16)
+    cpu = feature_maps(model, x)
+    model.to("cuda")
+    gpu = feature_maps(model, x.to("cuda"))
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a.maps, b.maps, atol=1e-4)
+    with minidl.trace_modules(model):
+        out = model(x.to("cuda"))
+    assert len(minidl.draw_graph(out, by_module=True).nodes) > 10
