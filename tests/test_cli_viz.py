@@ -139,3 +139,11 @@ def test_train_logs_gradient_norms(tmp_path, capsys):
     if plots.available():
         assert "grad_norms.png" in out
         assert (tmp_path / "grad_norms.png").stat().st_size > 1000
+
+
+@pytest.mark.gpu
+def test_inspect_on_the_gpu(checkpoint, tmp_path, capsys):
+    code, text, _ = run(["inspect", str(checkpoint), "--device", "gpu", "--batch-size", "8", "--out", str(tmp_path)],
+                        capsys)
+    assert code == 0 and "class activation map and saliency of" in text
+    assert (tmp_path / "filters.png").stat().st_size > 0
