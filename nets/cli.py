@@ -14,7 +14,7 @@ import minidl
 
 from .commands.common import UserError
 
-COMMANDS = ("train", "evaluate", "predict", "summary", "nets_list", "segment", "gradcheck")
+COMMANDS = ("train", "evaluate", "predict", "summary", "nets_list", "segment", "gradcheck", "graph", "inspect")
 
 
 class Parser(argparse.ArgumentParser):

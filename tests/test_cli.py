@@ -203,13 +203,13 @@ def test_version_and_help_show_every_default(capsys):
     assert code == 0 and out.strip() == f"minidl {minidl.__version__}"
     parser = cli.build_parser()
     subparsers = next(a for a in parser._actions if a.choices and "train" in a.choices).choices
-    assert set(subparsers) == {"train", "eval", "predict", "summary", "nets", "segment", "gradcheck"}
+    assert set(subparsers) == {"train", "eval", "predict", "summary", "nets", "segment", "gradcheck", "graph", "inspect"}
     for name, sub in subparsers.items():
         for action in sub._actions:
             if action.dest == "help":
                 continue
             assert action.help, (name, action.dest)
-            takes_value = action.nargs != 0 and action.option_strings
+            takes_value = action.nargs != 0 and action.option_strings and not action.required
             if takes_value or isinstance(action, __import__("argparse").BooleanOptionalAction):
                 assert "default" in action.help, (name, action.dest)
     code, out, _ = run(["segment", "--help"], capsys)

@@ -3,7 +3,8 @@
 One epoch: for each batch, forward, loss, backward, optional gradient clipping, optimiser step (and the
 scheduler's step when it runs per step); then a pass over the validation set without gradients. After
 each epoch the loop writes a checkpoint (``last.safetensors``) and, when validation improves,
-``best.safetensors``; metrics go to ``metrics.csv`` and ``metrics.json``.
+``best.safetensors``; metrics go to ``metrics.csv`` and ``metrics.json`` (with ``log_grad_norms=True``
+also each layer's mean gradient norm of the epoch, as columns ``grad_norm/<layer>``; see ``grad_norms.py``).
 
 Exact resume, anywhere. A checkpoint holds the model, the optimiser and scheduler state, the epoch, the
 step, the random generators, the history, the training loader's state and, when written inside an
@@ -25,6 +26,7 @@ import time
 from .. import backend, random
 from ..checkpoint import load, save
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from .grad_norms import GradNormLog
 from .interrupt import StopRequests
 from .tasks import evaluate, get_task
 
@@ -49,7 +51,7 @@ class Trainer:
     def __init__(self, model, optimizer, train_loader, val_loader, *, num_classes, task="classify",
                  loss_fn=None, scheduler=None, scheduler_interval="epoch", device="cpu", out_dir=None,
                  clip_grad_norm=None, class_names=None, progress=None, meta=None, ignore_index=255,
-                 aux_weight=0.3, stream=None):
+                 aux_weight=0.3, stream=None, log_grad_norms=False):
         self.spec = get_task(task)
         if scheduler_interval not in SCHEDULER_INTERVALS:
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -81,6 +83,7 @@ class Trainer:
         self._resumable = True      # False inside a step, where no checkpoint could resume exactly
         self._stops = StopRequests()
         self.model.to(self.device)
+        self.grad_norms = GradNormLog(model) if log_grad_norms else None
 
     # ------------------------------------------------------------------ pieces
     def _loss(self, out, y):
@@ -116,6 +119,8 @@ class Trainer:
         meter = self._meter
         start, seen = time.perf_counter(), 0
         bar = self._bar(self.train_loader, f"epoch {self.epoch + 1} train")
+        if self.grad_norms is not None:
+            self.grad_norms.reset()
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
             self._resumable = False
@@ -125,6 +130,8 @@ class Trainer:
             self._check_finite(value)
             self.optimizer.zero_grad()
             loss.backward()
+            if self.grad_norms is not None:
+                self.grad_norms.update()
             if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
@@ -273,6 +280,8 @@ class Trainer:
         self.epoch += 1
         row = {"epoch": self.epoch, "lr": self._epoch_lr, "seconds": seconds,
                **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        if self.grad_norms is not None:
+            row.update(self.grad_norms.summary())
         self.history.append(row)
         score = val[self.spec.score]
         improved = score > self.best
@@ -294,7 +303,9 @@ class Trainer:
         with open(os.path.join(self.out_dir, "metrics.json"), "w") as f:
             json.dump(self.history, f, indent=1)
         with open(os.path.join(self.out_dir, "metrics.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            # a run resumed with another --log-grad-norms setting has rows with other columns
+            columns = list(dict.fromkeys(key for row in self.history for key in row))
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(self.history)
 

@@ -36,6 +36,9 @@ def add_parser(subparsers):
     p.add_argument("--augment", default=None,
                    help=f"comma-separated augmentations: {', '.join(building.AUGMENTATIONS)}, or none "
                         "(default: none)")
+    p.add_argument("--log-grad-norms", action="store_true",
+                   help="record each layer's gradient norm per epoch in the metrics files and plot them "
+                        "(grad_norms.png) (default: off)")
     p.set_defaults(func=run)
 
 
@@ -83,7 +86,8 @@ def run(args):
             "settings": s, "args": {name: s[name] for name in RECORDED}}
     trainer = Trainer(model, optimizer, train_loader, val_loader, num_classes=len(classes),
                       scheduler=scheduler, device=device, out_dir=out, clip_grad_norm=s["clip_grad_norm"],
-                      class_names=classes, progress=False if args.no_progress else None, meta=meta)
+                      class_names=classes, progress=False if args.no_progress else None, meta=meta,
+                      log_grad_norms=args.log_grad_norms)
     params = sum(p.numel() for p in model.parameters())
     size = f"{s['image_size']}x{s['image_size']}" if s["image_size"] else "their own size"
     print(f"training {args.net} ({params:,} parameters) on {args.data} ({len(train_set)} train / "
@@ -110,6 +114,9 @@ def _plots(trainer, out, val_loader, device):
     plots.plot_confusion(trainer.last_confusion, trainer.class_names, paths[1])
     images, true, pred = _misclassified(trainer.model, val_loader, device)
     plots.plot_misclassified(images, true, pred, trainer.class_names, paths[2])
+    if trainer.grad_norms is not None:
+        paths.append(os.path.join(out, "grad_norms.png"))
+        plots.plot_grad_norms(trainer.history, paths[-1])
     return paths
 
 
