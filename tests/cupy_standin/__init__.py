@@ -1,0 +1,177 @@
+"""A stand-in for CuPy on the CPU, so that minidl's GPU path runs where no GPU is.
+
+``install()`` puts a module named ``cupy`` into ``sys.modules``: device arrays are NumPy arrays
+behind CuPy's rules (``array.py``), the namespace offers the names CuPy 14 has (``api.py``) and
+``RawModule`` compiles minidl's CUDA kernels for the host and runs every thread of a launch
+(``hostcc.py``). ``uninstall()`` takes it away again. The test suite's fixture does both around
+each ``gpu``-marked test when CuPy finds no device (see ``tests/conftest.py``).
+
+What it cannot show: speed, memory pools, streams, real asynchrony, and the GPU's own floating point
+(fused multiply-adds, fast math); those need a real GPU (``bash tests/gpu/run_device.sh``).
+"""
+import sys
+import types
+
+import numpy as np
+
+from . import api, hostcc
+from .array import device_function, ndarray, unwrap, wrap
+
+HOST_INPUT_FUNCTIONS = ("array", "asarray", "asanyarray")
+
+
+def available():
+    """(usable, reason): the stand-in needs a host C++ compiler for the kernels."""
+    if hostcc.compiler() is None:
+        return False, "no C++ compiler (g++ or clang++) for the CuPy stand-in"
+    return True, ""
+
+
+def _to_device(name):
+    def function(a, dtype=None, *args, **kwargs):
+        api_spec = api.FUNCTIONS[name]
+        from .array import _check_keywords
+        _check_keywords(name, api_spec, (a, dtype) + args, kwargs)
+        kwargs.pop("blocking", None)
+        if isinstance(a, ndarray):
+            converted = getattr(np, name)(a._a, dtype, *args, **kwargs)
+            return a if converted is a._a else ndarray._of(converted)
+        if isinstance(a, (list, tuple)):
+            a = unwrap(a, f"cupy.{name}") if not any(isinstance(v, np.ndarray) for v in a) else a
+        return ndarray._of(np.array(a, dtype, copy=True, **({"order": kwargs["order"]} if kwargs.get("order") else {})))
+    function.__name__ = name
+    return function
+
+
+def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
+    if isinstance(a, ndarray):
+        return a.get(order=order, out=out)
+    return np.asarray(a, order=order)
+
+
+def empty(shape, dtype=float, order="C"):
+    return ndarray(shape, dtype, order=order)
+
+
+def empty_like(prototype, dtype=None, order="K", subok=None, shape=None):
+    data = unwrap(prototype, "cupy.empty_like")
+    return ndarray(data.shape if shape is None else shape, data.dtype if dtype is None else dtype)
+
+
+def get_array_module(*args):
+    return module if any(isinstance(a, ndarray) for a in args) else np
+
+
+class _Random(types.ModuleType):
+    """``cupy.random``: the legacy seeded functions, drawn from a NumPy generator."""
+
+    def __init__(self):
+        super().__init__("cupy.random")
+        self._generator = np.random.default_rng()
+
+    def seed(self, seed=None):
+        self._generator = np.random.default_rng(seed)
+
+    def random(self, size=None, dtype=float):
+        return wrap(np.asarray(self._generator.random(size, dtype=np.dtype(dtype))))
+
+    def rand(self, *size, dtype=float):
+        return self.random(size, dtype)
+
+    def standard_normal(self, size=None, dtype=float):
+        return wrap(np.asarray(self._generator.standard_normal(size, dtype=np.dtype(dtype))))
+
+    def randn(self, *size, dtype=float):
+        return self.standard_normal(size, dtype)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=float):
+        return wrap(np.asarray(self._generator.normal(loc, scale, size).astype(dtype)))
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=float):
+        return wrap(np.asarray(self._generator.uniform(low, high, size).astype(dtype)))
+
+    def randint(self, low, high=None, size=None, dtype="l"):
+        return wrap(np.asarray(self._generator.integers(low, high, size, dtype=dtype)))
+
+    def permutation(self, a):
+        return wrap(self._generator.permutation(unwrap(a, "cupy.random.permutation")))
+
+
+class CUDARuntimeError(RuntimeError):
+    pass
+
+
+class Device:
+    """``cupy.cuda.Device``: device 0, on which everything already happened when a call returns."""
+
+    def __init__(self, device=0):
+        if device not in (0, None):
+            raise CUDARuntimeError("cudaErrorInvalidDevice: the stand-in has one device")
+        self.id = 0
+
+    def synchronize(self):
+        pass
+
+    def use(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _build_module():
+    cupy = types.ModuleType("cupy", __doc__)
+    cupy.__version__ = "14.2.0+minidl-standin"
+    for name in api.UFUNCS | set(api.FUNCTIONS):
+        setattr(cupy, name, device_function(name))
+    for name in api.TYPES | api.CONSTANTS - {"__version__"}:
+        setattr(cupy, name, getattr(np, name))
+    for name in HOST_INPUT_FUNCTIONS:
+        setattr(cupy, name, _to_device(name))
+    cupy.ndarray = ndarray
+    cupy.asnumpy, cupy.empty, cupy.empty_like = asnumpy, empty, empty_like
+    cupy.get_array_module = get_array_module
+    cupy.RawModule = hostcc.HostModule
+    cupy.random = _Random()
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.Device = Device
+    cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, CUDARuntimeError=CUDARuntimeError)
+    cupy.cuda = cuda
+    linalg_routines = types.SimpleNamespace(set_compute_type=lambda dtype, compute_type: None,
+                                            COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7)
+    cupy._core = types.SimpleNamespace(_routines_linalg=linalg_routines)
+    return cupy
+
+
+module = _build_module()
+
+
+def module_for(func):
+    """The stand-in's twin of a NumPy function (for ``__array_function__``), or None."""
+    if func.__module__ == "numpy" and func.__name__ in api.FUNCTIONS:
+        return getattr(module, func.__name__)
+    return None
+
+
+_saved = []
+
+
+def install():
+    """Make ``import cupy`` give the stand-in, and minidl look for its GPU afresh."""
+    from minidl import backend
+    _saved.append((sys.modules.get("cupy"), backend._cupy, backend._cupy_checked, backend._default_device))
+    sys.modules["cupy"] = module
+    backend._cupy, backend._cupy_checked = None, False
+    return module
+
+
+def uninstall():
+    from minidl import backend
+    previous, backend._cupy, backend._cupy_checked, backend._default_device = _saved.pop()
+    if previous is None:
+        sys.modules.pop("cupy", None)
+    else:
+        sys.modules["cupy"] = previous
