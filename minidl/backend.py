@@ -33,22 +33,32 @@ _COMPUTE_TYPE_TF32 = 7
 
 
 def _load_cupy():
-    """Import CuPy once; ``None`` when it is not installed or finds no device."""
+    """Import CuPy once; ``None`` when it is not installed or finds no device.
+
+    Only those two answers mean "no GPU". Anything else (CuPy installed but unable to load its CUDA
+    libraries, an error while seeding the GPU's generator) is a real fault and propagates with its cause.
+    """
     global _cupy, _cupy_checked
     if not _cupy_checked:
-        _cupy_checked = True
         try:
             import cupy
+        except ModuleNotFoundError as e:
+            if e.name != "cupy":
+                raise
+            _cupy_checked = True
+            return None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except cupy.cuda.runtime.CUDARuntimeError:  # no driver, or no device
+            count = 0
+        _cupy_checked = True
+        if count > 0:
+            _cupy = cupy
+            from . import random as _random
 
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                _cupy = cupy
-                from . import random as _random
-
-                _random._seed_gpu()
-                if _tf32:
-                    _apply_tf32(cupy)
-        except Exception:  # no CuPy, no driver, or no device: all mean "no GPU"
-            _cupy = None
+            _random._seed_gpu()
+            if _tf32:
+                _apply_tf32(cupy)
     return _cupy
 
 

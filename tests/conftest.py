@@ -62,6 +62,7 @@ def pytest_terminal_summary(terminalreporter):
     for report in terminalreporter.stats.get("skipped", []):
         if "gpu" in report.keywords:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
             reasons[reason] = reasons.get(reason, 0) + 1
     where = "a CUDA device" if REAL_GPU else ("the CuPy stand-in" if STANDIN else "nothing")
     terminalreporter.write_sep("-", f"gpu tests ran on {where}; {sum(reasons.values())} skipped")

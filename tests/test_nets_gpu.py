@@ -1,5 +1,5 @@
 """Every full-size network runs forward and backward on the GPU at batch 8, 224x224, and shrunk networks
-give the CPU's outputs there. Skipped without a CUDA device; step times are printed (run with -s)."""
+give the CPU's outputs there. The full-size steps need a CUDA device; step times are printed (run with -s)."""
 import time
 
 import numpy as np
@@ -42,6 +42,7 @@ def _id(case):
 
 
 @pytest.mark.gpu
+@pytest.mark.real_gpu("times full-size steps (batch 8, 224x224), which only a real device can run in time")
 @pytest.mark.slow
 @pytest.mark.parametrize("name, options", FULL_SIZE, ids=[_id(c) for c in FULL_SIZE])
 def test_full_size_forward_backward(name, options):

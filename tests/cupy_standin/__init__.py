@@ -156,14 +156,30 @@ def module_for(func):
     return None
 
 
+def scatter_add(a, slices, value):
+    """``cupyx.scatter_add``: a[slices] += value with repeated indices accumulating (``np.add.at``)."""
+    where = "cupyx.scatter_add"
+    np.add.at(unwrap(a, where), _index_data(slices), unwrap(value, where) if isinstance(value, ndarray) else value)
+
+
+def _index_data(index):
+    if isinstance(index, tuple):
+        return tuple(_index_data(i) for i in index)
+    return index._a if isinstance(index, ndarray) else index
+
+
+cupyx = types.ModuleType("cupyx")
+cupyx.scatter_add = scatter_add
+
 _saved = []
 
 
 def install():
     """Make ``import cupy`` give the stand-in, and minidl look for its GPU afresh."""
     from minidl import backend
-    _saved.append((sys.modules.get("cupy"), backend._cupy, backend._cupy_checked, backend._default_device))
-    sys.modules["cupy"] = module
+    _saved.append(({name: sys.modules.get(name) for name in ("cupy", "cupyx")}, backend._cupy,
+                   backend._cupy_checked, backend._default_device))
+    sys.modules["cupy"], sys.modules["cupyx"] = module, cupyx
     backend._cupy, backend._cupy_checked = None, False
     return module
 
@@ -171,7 +187,8 @@ def install():
 def uninstall():
     from minidl import backend
     previous, backend._cupy, backend._cupy_checked, backend._default_device = _saved.pop()
-    if previous is None:
-        sys.modules.pop("cupy", None)
-    else:
-        sys.modules["cupy"] = previous
+    for name, module_before in previous.items():
+        if module_before is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module_before

@@ -24,16 +24,23 @@ METHODS = frozenset("""
     trace transpose var view
 """.split())
 NUMPY_ONLY_KEYWORDS = frozenset({"where", "initial", "like"})
+# parameters CuPy reads on the host (shapes, axes, split points, pad widths): NumPy arrays are fine there
+HOST_PARAMETERS = frozenset({
+    "indices_or_sections", "pad_width", "reps", "shape", "newshape", "axes", "axis", "source",
+    "destination", "dims", "repeats", "shift", "constant_values",
+})
 
 
 def unwrap(value, where):
-    """The NumPy data of device arrays inside ``value`` (lists and tuples walked); NumPy arrays raise."""
+    """The NumPy data of device arrays inside ``value`` (lists, tuples, dicts walked); NumPy arrays raise."""
     if isinstance(value, ndarray):
         return value._a
     if isinstance(value, np.ndarray):
         raise TypeError(f"{where}: Unsupported type {type(value)} (a NumPy array given to a CuPy operation)")
     if isinstance(value, (list, tuple)):
         return type(value)(unwrap(v, where) for v in value)
+    if isinstance(value, dict):
+        return {k: unwrap(v, where) for k, v in value.items()}
     return value
 
 
@@ -70,11 +77,16 @@ def device_function(name, host_inputs=False):
     numpy_function = getattr(np, name)
     spec = api.FUNCTIONS.get(name)
 
+    positional = [] if spec is None else [p for p in spec.split() if not p.startswith((":", "*"))]
+
     def function(*args, **kwargs):
         _check_keywords(name, spec, args, kwargs)
         kwargs.pop("blocking", None)
         if not host_inputs:
-            args, kwargs = unwrap(args, f"cupy.{name}"), unwrap(kwargs, f"cupy.{name}")
+            where = f"cupy.{name}"
+            args = tuple(a if i < len(positional) and positional[i] in HOST_PARAMETERS else unwrap(a, where)
+                         for i, a in enumerate(args))
+            kwargs = {k: v if k in HOST_PARAMETERS else unwrap(v, where) for k, v in kwargs.items()}
         return wrap(numpy_function(*args, **kwargs))
 
     function.__name__ = function.__qualname__ = name
