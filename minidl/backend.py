@@ -22,6 +22,15 @@ KERNEL_TYPES = {
     np.dtype(np.float16): "__half",
 }
 
+# NumPy type of a kernel's accumulator ``acc_t`` per array dtype: float16 kernels add in float32, and the
+# floating scalars a kernel takes as ``acc_t`` must be passed as this type (CuPy passes a NumPy scalar's
+# own bytes, so a float16 value for a ``float`` parameter would be read as garbage).
+ACCUMULATOR_TYPES = {
+    np.dtype(np.float32): np.float32,
+    np.dtype(np.float64): np.float64,
+    np.dtype(np.float16): np.float32,
+}
+
 _cupy = None
 _cupy_checked = False
 _default_device = None
@@ -271,6 +280,14 @@ def kernel_defines(dtype):
     else:
         opts += [f"-Dacc_t={KERNEL_TYPES[dtype]}"]
     return tuple(opts)
+
+
+def accumulator_type(dtype):
+    """The NumPy scalar type of ``acc_t`` in a kernel built for ``dtype``: what its ``acc_t`` arguments must be."""
+    dtype = np.dtype(dtype)
+    if dtype not in ACCUMULATOR_TYPES:
+        raise TypeError(f"no CUDA kernels for dtype {dtype}; expected one of float16, float32, float64")
+    return ACCUMULATOR_TYPES[dtype]
 
 
 def kernel_dtypes(name):
