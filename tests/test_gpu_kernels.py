@@ -39,13 +39,16 @@ CASES = {
 }
 
 
-def _run(case, dtype, device, seed=0):
-    """(output, input gradient) as float64 NumPy arrays, for a fixed input and output gradient."""
+def _run(case, dtype, device, seed=0, contiguous=True):
+    """(output, input gradient) as float64 NumPy arrays, for a fixed input and output gradient.
+
+    With ``contiguous=False`` the op sees a transposed view (its last two axes swapped back)."""
     shape, fn = CASES[case]
     rng = np.random.default_rng(7)
-    x = minidl.Tensor(rng.normal(0, 2, shape).astype(dtype), device=device, requires_grad=True)
+    stored = shape if contiguous else shape[:-2] + shape[-1:] + shape[-2:-1]
+    x = minidl.Tensor(rng.normal(0, 2, stored).astype(dtype), device=device, requires_grad=True)
     minidl.manual_seed(seed)
-    y = fn(x)
+    y = fn(x if contiguous else x.transpose(-1, -2))
     g = np.random.default_rng(8).normal(size=y.shape).astype(dtype)
     y.backward(minidl.Tensor(g, device=device))
     return [backend.to_numpy(a).astype(np.float64) for a in (y.data, x.grad.data)]
@@ -69,6 +72,16 @@ def test_float16_on_the_gpu_matches_float32_on_the_cpu(case):
     for got, want, what in zip(half, reference, ("output", "input gradient")):
         scale = max(np.abs(want).max(), 1e-6)
         assert np.abs(got - want).max() <= 1e-2 * scale, f"{case}: float16 {what} is off"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"dropout"}))
+def test_strided_views_on_the_gpu_match_the_cpu(case):
+    # the kernels index flat memory: a launch site must make its arrays contiguous first
+    gpu = _run(case, np.float64, "cuda", contiguous=False)
+    cpu = _run(case, np.float64, "cpu", contiguous=False)
+    for got, want in zip(gpu, cpu):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def _kernel_functions():
