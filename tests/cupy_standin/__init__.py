@@ -15,7 +15,7 @@ import types
 import numpy as np
 
 from . import api, hostcc
-from .array import device_function, ndarray, unwrap, wrap
+from .array import check_keywords, device_function, ndarray, unwrap, wrap
 
 HOST_INPUT_FUNCTIONS = ("array", "asarray", "asanyarray")
 
@@ -28,19 +28,28 @@ def available():
 
 
 def _to_device(name):
-    def function(a, dtype=None, *args, **kwargs):
-        api_spec = api.FUNCTIONS[name]
-        from .array import _check_keywords
-        _check_keywords(name, api_spec, (a, dtype) + args, kwargs)
+    """``cupy.array``/``asarray``/``asanyarray``: host data (NumPy arrays, lists, scalars) is copied to
+    the device; a device array is converted there, and returned as it is when nothing changes."""
+    numpy_function, spec = getattr(np, name), api.FUNCTIONS[name]
+
+    def function(*args, **kwargs):
+        check_keywords(name, spec, args, kwargs)
         kwargs.pop("blocking", None)
-        if isinstance(a, ndarray):
-            converted = getattr(np, name)(a._a, dtype, *args, **kwargs)
-            return a if converted is a._a else ndarray._of(converted)
-        if isinstance(a, (list, tuple)):
-            a = unwrap(a, f"cupy.{name}") if not any(isinstance(v, np.ndarray) for v in a) else a
-        return ndarray._of(np.array(a, dtype, copy=True, **({"order": kwargs["order"]} if kwargs.get("order") else {})))
-    function.__name__ = name
+        data, rest = args[0], args[1:]
+        if isinstance(data, ndarray):
+            converted = numpy_function(data._a, *rest, **kwargs)
+            return data if converted is data._a else ndarray._of(converted)
+        return ndarray._of(np.array(numpy_function(_device_data(data), *rest, **kwargs), copy=True))
+
+    function.__name__ = function.__qualname__ = name
     return function
+
+
+def _device_data(value):
+    """Host data with any device arrays inside lists replaced by their data (CuPy accepts both)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_device_data(v) for v in value)
+    return value._a if isinstance(value, ndarray) else value
 
 
 def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
@@ -159,13 +168,7 @@ def module_for(func):
 def scatter_add(a, slices, value):
     """``cupyx.scatter_add``: a[slices] += value with repeated indices accumulating (``np.add.at``)."""
     where = "cupyx.scatter_add"
-    np.add.at(unwrap(a, where), _index_data(slices), unwrap(value, where) if isinstance(value, ndarray) else value)
-
-
-def _index_data(index):
-    if isinstance(index, tuple):
-        return tuple(_index_data(i) for i in index)
-    return index._a if isinstance(index, ndarray) else index
+    np.add.at(unwrap(a, where), _device_data(slices), unwrap(value, where) if isinstance(value, ndarray) else value)
 
 
 cupyx = types.ModuleType("cupyx")

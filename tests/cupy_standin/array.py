@@ -57,7 +57,7 @@ def wrap(value):
     return value
 
 
-def _check_keywords(name, spec, args, kwargs):
+def check_keywords(name, spec, args, kwargs):
     if spec is None:
         return
     params = spec.split()
@@ -80,7 +80,7 @@ def device_function(name, host_inputs=False):
     positional = [] if spec is None else [p for p in spec.split() if not p.startswith((":", "*"))]
 
     def function(*args, **kwargs):
-        _check_keywords(name, spec, args, kwargs)
+        check_keywords(name, spec, args, kwargs)
         kwargs.pop("blocking", None)
         if not host_inputs:
             where = f"cupy.{name}"
@@ -266,7 +266,7 @@ def _garbage(shape, dtype, order="C"):
     """Uninitialised memory as the stand-in gives it: the launch sentinel in every element."""
     dtype = np.dtype(dtype)
     array = np.empty(shape, dtype=dtype, order=order)
-    if dtype.itemsize in hostcc.SENTINEL and dtype.kind in "fiub" and dtype.itemsize > 0:
+    if dtype.itemsize in hostcc.SENTINEL and dtype.kind in "fiu":
         array.view(hostcc.UINT[dtype.itemsize])[...] = hostcc.SENTINEL[dtype.itemsize]
     return array
 
