@@ -82,3 +82,26 @@ def test_gpu_matches_cpu(name, options):
         cpu = model(x).numpy()
         gpu = model.cuda()(x.cuda()).numpy()
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4 * np.abs(cpu).max())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["alexnet_paper", "vgg11_bn", "googlenet", "resnet18"])
+def test_gpu_gradients_match_cpu(name):
+    # evaluation mode: no dropout draws, batch norm from running statistics; the CPU and the GPU then
+    # compute the same function, so every parameter's gradient must agree
+    model = nets.create(name, num_classes=10, width=0.25).eval()
+    x, labels = minidl.randn(2, 3, 96, 96), minidl.tensor([3, 7])
+
+    def gradients(model, x, labels):
+        model.zero_grad()
+        loss = minidl.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        # (GoogLeNet's auxiliary classifiers take no part in evaluation and get no gradient)
+        return loss.item(), {n: minidl.backend.to_numpy(p.grad.data) for n, p in model.named_parameters()
+                             if p.grad is not None}
+
+    cpu_loss, cpu = gradients(model, x, labels)
+    gpu_loss, gpu = gradients(model.cuda(), x.cuda(), labels.cuda())
+    assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4) and gpu.keys() == cpu.keys()
+    for pname, g in cpu.items():
+        np.testing.assert_allclose(gpu[pname], g, rtol=1e-3, atol=1e-4 * np.abs(g).max() + 1e-7, err_msg=pname)
