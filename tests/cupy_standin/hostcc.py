@@ -167,7 +167,7 @@ class HostModule:
     """``cupy.RawModule(code=..., options=...)`` compiled for the host."""
 
     def __init__(self, code=None, *, path=None, options=(), backend="nvrtc", translate_cucomplex=False,
-                 enable_cooperative_groups=False, name_expressions=None, log_stream=None, jitify=False):
+                 enable_cooperative_groups=False, name_expressions=None, jitify=None):
         if code is None or path is not None or name_expressions is not None or jitify:
             raise NotImplementedError("cupy stand-in: RawModule supports code= and options= only")
         self.code, self.options = code, tuple(options)
@@ -198,7 +198,7 @@ class HostKernel:
     def __repr__(self):
         return f"<kernel {self.name}({', '.join(self.params)})>"
 
-    def __call__(self, grid, block, args, *, shared_mem=0, stream=None, enable_cooperative_groups=False):
+    def __call__(self, grid, block, args, *, shared_mem=0):
         grid, block = _dims(self.name, "grid", grid, MAX_GRID), _dims(self.name, "block", block, MAX_BLOCK)
         if int(np.prod(block)) > 1024:
             raise ValueError(f"{self.name}: block {block} has more than 1024 threads")
@@ -247,11 +247,11 @@ class HostKernel:
             passed = arg.dtype
         else:
             raise TypeError(f"{where}: expected a scalar, got {type(arg).__name__}")
-        if passed != C_TYPES[param]:
-            raise TypeError(f"{where}: CuPy would pass {passed} ({type(arg).__name__}), "
-                            f"a {passed.itemsize}-byte value for a {np.dtype(C_TYPES[param]).itemsize}-byte parameter"
-                            if passed.itemsize != np.dtype(C_TYPES[param]).itemsize else
-                            f"{where}: CuPy would pass {passed} ({type(arg).__name__})")
+        expected = np.dtype(C_TYPES[param])
+        if passed != expected:
+            sizes = f", a {passed.itemsize}-byte value for a {expected.itemsize}-byte parameter" \
+                if passed.itemsize != expected.itemsize else ""
+            raise TypeError(f"{where}: CuPy would pass {passed} ({type(arg).__name__}){sizes}")
         return np.array([arg], dtype=passed)
 
     def _execute(self, grid, block, values):
