@@ -15,7 +15,7 @@ import types
 import numpy as np
 
 from . import api, hostcc
-from .array import check_keywords, device_function, ndarray, unwrap, wrap
+from .array import check_keywords, device_function, ndarray, ufunc, unwrap, wrap
 
 HOST_INPUT_FUNCTIONS = ("array", "asarray", "asanyarray")
 
@@ -134,10 +134,13 @@ class Device:
 def _build_module():
     cupy = types.ModuleType("cupy", __doc__)
     cupy.__version__ = "14.2.0+minidl-standin"
-    for name in api.UFUNCS | set(api.FUNCTIONS):
-        setattr(cupy, name, device_function(name))
     for name in api.TYPES | api.CONSTANTS - {"__version__"}:
         setattr(cupy, name, getattr(np, name))
+    for name in api.FUNCTIONS:
+        setattr(cupy, name, device_function(name))
+    for name in api.UFUNCS:
+        setattr(cupy, name, ufunc(name))
+    cupy.ufunc = ufunc
     for name in HOST_INPUT_FUNCTIONS:
         setattr(cupy, name, _to_device(name))
     cupy.ndarray = ndarray

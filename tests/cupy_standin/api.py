@@ -8,7 +8,7 @@ has no inspectable signature. Each is computed by NumPy's function of the same n
 """
 
 UFUNCS = frozenset('''
-    abs absolute add arccos arcsin arctan arctan2 bitwise_and bitwise_or cbrt ceil conj copysign cos cosh
+    abs absolute add arccos arcsin arctan arctan2 bitwise_and bitwise_or bitwise_xor cbrt ceil conj copysign cos cosh
     degrees divide divmod equal exp exp2 expm1 fabs float_power floor floor_divide fmax fmin fmod greater
     greater_equal hypot invert isfinite isinf isnan left_shift less less_equal log log10 log1p log2 logaddexp
     logical_and logical_not logical_or logical_xor maximum minimum mod multiply negative not_equal positive

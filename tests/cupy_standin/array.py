@@ -58,6 +58,7 @@ def wrap(value):
 
 
 def check_keywords(name, spec, args, kwargs):
+    """Raise as CuPy's ``name`` would for too many positional arguments or a keyword it lacks."""
     if spec is None:
         return
     params = spec.split()
@@ -72,25 +73,53 @@ def check_keywords(name, spec, args, kwargs):
             raise TypeError(f"cupy.{name}() got an unexpected keyword argument {key!r}")
 
 
-def device_function(name, host_inputs=False):
+def device_function(name):
     """``cupy.<name>``: NumPy's function on device data, with CuPy's signature and strictness."""
-    numpy_function = getattr(np, name)
-    spec = api.FUNCTIONS.get(name)
-
+    numpy_function, spec, where = getattr(np, name), api.FUNCTIONS.get(name), f"cupy.{name}"
     positional = [] if spec is None else [p for p in spec.split() if not p.startswith((":", "*"))]
 
     def function(*args, **kwargs):
         check_keywords(name, spec, args, kwargs)
         kwargs.pop("blocking", None)
-        if not host_inputs:
-            where = f"cupy.{name}"
-            args = tuple(a if i < len(positional) and positional[i] in HOST_PARAMETERS else unwrap(a, where)
-                         for i, a in enumerate(args))
-            kwargs = {k: v if k in HOST_PARAMETERS else unwrap(v, where) for k, v in kwargs.items()}
+        args = tuple(a if i < len(positional) and positional[i] in HOST_PARAMETERS else unwrap(a, where)
+                     for i, a in enumerate(args))
+        kwargs = {k: v if k in HOST_PARAMETERS else unwrap(v, where) for k, v in kwargs.items()}
         return wrap(numpy_function(*args, **kwargs))
 
     function.__name__ = function.__qualname__ = name
     return function
+
+
+class ufunc:
+    """``cupy.ufunc``: NumPy's ufunc of the same name on device arrays only, with its methods."""
+
+    def __init__(self, name):
+        self.__name__ = name
+        self._ufunc = getattr(np, name)
+
+    def __repr__(self):
+        return f"<ufunc '{self.__name__}'>"
+
+    def _apply(self, method, args, kwargs):
+        where = f"cupy.{self.__name__}"
+        bad = NUMPY_ONLY_KEYWORDS.intersection(kwargs)
+        if bad:
+            raise TypeError(f"{where}() got an unexpected keyword argument {sorted(bad)[0]!r}")
+        out = kwargs.get("out")
+        result = getattr(self._ufunc, method)(*unwrap(args, where), **unwrap(kwargs, where))
+        return out if out is not None else wrap(result)
+
+    def __call__(self, *args, **kwargs):
+        return self._apply("__call__", args, kwargs)
+
+    def reduce(self, *args, **kwargs):
+        return self._apply("reduce", args, kwargs)
+
+    def accumulate(self, *args, **kwargs):
+        return self._apply("accumulate", args, kwargs)
+
+    def outer(self, *args, **kwargs):
+        return self._apply("outer", args, kwargs)
 
 
 class Flags:
@@ -195,8 +224,8 @@ class ndarray:
 
     @property
     def device(self):
-        from . import cuda
-        return cuda.Device(0)
+        from . import Device
+        return Device(0)
 
     def __getattr__(self, name):
         if name in PROPERTIES:
