@@ -57,15 +57,23 @@ def _cupy_standin(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say how many gpu tests did not run, and why: on CI this is the part of the GPU path left unchecked."""
-    reasons = {}
-    for report in terminalreporter.stats.get("skipped", []):
-        if "gpu" in report.keywords:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = reason.removeprefix("Skipped: ")
-            reasons[reason] = reasons.get(reason, 0) + 1
-    where = "a CUDA device" if REAL_GPU else ("the CuPy stand-in" if STANDIN else "nothing")
-    terminalreporter.write_sep("-", f"gpu tests ran on {where}; {sum(reasons.values())} skipped")
+    """Say where the gpu tests ran, and how many did not run and why: on CI, the part of the GPU path
+    left unchecked."""
+    ran, reasons = 0, {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "gpu" not in getattr(report, "keywords", {}) or getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "skipped":
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                reason = reason.removeprefix("Skipped: ")
+                reasons[reason] = reasons.get(reason, 0) + 1
+            elif report.when == "call":
+                ran += 1
+    if not ran and not reasons:
+        return
+    where = "on a CUDA device" if REAL_GPU else "on the CuPy stand-in" if STANDIN else "no GPU, no stand-in"
+    terminalreporter.write_sep("-", f"gpu tests: {ran} ran ({where}), {sum(reasons.values())} skipped")
     for reason, count in sorted(reasons.items()):
         terminalreporter.write_line(f"{count:4d} skipped: {reason}")
 
