@@ -104,4 +104,6 @@ def test_gpu_gradients_match_cpu(name):
     gpu_loss, gpu = gradients(model.cuda(), x.cuda(), labels.cuda())
     assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4) and gpu.keys() == cpu.keys()
     for pname, g in cpu.items():
-        np.testing.assert_allclose(gpu[pname], g, rtol=1e-3, atol=1e-4 * np.abs(g).max() + 1e-7, err_msg=pname)
+        # loose enough for a real GPU, where a ReLU input within rounding of 0 may switch sides; a wrong
+        # kernel or launch is off by the size of the gradient itself
+        np.testing.assert_allclose(gpu[pname], g, rtol=1e-2, atol=1e-2 * np.abs(g).max() + 1e-7, err_msg=pname)
