@@ -1,3 +1,4 @@
+import concurrent.futures
 import os
 
 import numpy as np
@@ -43,12 +44,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"no CUDA device found by CuPy, and {STANDIN_MISSING}"))
 
 
+@pytest.fixture(scope="session")
+def _standin_kernels():
+    """Every kernel file for every dtype, compiled for the host at once, in parallel (cached on disk)."""
+    programs = [minidl.backend.kernel_program(path.stem, dtype) for path in minidl.backend.KERNEL_DIR.glob("*.cu")
+                for dtype in minidl.backend.kernel_dtypes(path.stem)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(lambda program: cupy_standin.hostcc.build(*program), programs))
+
+
 @pytest.fixture(autouse=True)
 def _cupy_standin(request):
     """Around a gpu test on a machine without a GPU: ``import cupy`` gives the stand-in."""
     if REAL_GPU or not STANDIN or request.node.get_closest_marker("gpu") is None:
         yield
         return
+    request.getfixturevalue("_standin_kernels")
     cupy_standin.install()
     try:
         yield
