@@ -17,7 +17,8 @@ ARRAY_MODULE_NAMES = {"xp", "cp", "cupy", "cupyx"}
 
 
 def _real(name):
-    module = pytest.importorskip(name, reason=f"{name} is not installed (it imports without a GPU: pip install cupy-cuda13x)")
+    module = pytest.importorskip(
+        name, reason=f"{name} is not installed (it imports without a GPU: pip install cupy-cuda13x)")
     if "cupy_standin" in repr(module) or "minidl-standin" in getattr(module, "__version__", ""):
         pytest.skip(f"{name} is the stand-in here")
     return module
