@@ -107,3 +107,22 @@ def test_gpu_gradients_match_cpu(name):
         # loose enough for a real GPU, where a ReLU input within rounding of 0 may switch sides; a wrong
         # kernel or launch is off by the size of the gradient itself
         np.testing.assert_allclose(gpu[pname], g, rtol=1e-2, atol=1e-2 * np.abs(g).max() + 1e-7, err_msg=pname)
+
+
+@pytest.mark.gpu
+def test_half_precision_alexnet_on_the_gpu():
+    # AlexNet (the paper's, with LRN and dropout) in float16 on the GPU: evaluation gives the float32
+    # CPU output within float16's precision, and a training step (dropout masks drawn) runs end to end
+    model = nets.create("alexnet_paper", num_classes=10, width=0.25).eval()
+    x = minidl.randn(2, 3, 96, 96)
+    with minidl.no_grad():
+        cpu = model(x).numpy()
+    model.half().cuda()
+    with minidl.no_grad():
+        half = model(x.half().cuda())
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.numpy().astype(np.float32), cpu, rtol=0, atol=2e-2 * np.abs(cpu).max())
+    model.train()
+    loss = minidl.functional.cross_entropy(model(x.half().cuda()), minidl.tensor([3, 7], device="cuda"))
+    loss.backward()
+    assert np.isfinite(loss.item()) and all(p.grad.dtype == np.float16 for p in model.parameters())
