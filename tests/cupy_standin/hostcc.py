@@ -145,11 +145,12 @@ def build(code, options):
         raise RuntimeError("cupy stand-in: no C++ compiler (g++ or clang++) found")
     names = KERNEL.findall(code)
     source = code + RUNNER + "".join(ENTRY.format(name) for name in names)
-    flags = ["-O2", "-fPIC", "-shared", "-x", "c++", "-include", "cuda_host.h", f"-I{INCLUDE}",
-             *_host_options(options)]
+    flags = ["-O2", "-fPIC", "-shared", "-x", "c++", "-include", "cuda_host.h", *_host_options(options)]
+    # the headers' text, not their folder, goes into the key: a copy of the project shares the cache
     digest = hashlib.sha256("\0".join(
         [_compiler_id(cxx), *flags, source, *(p.read_text() for p in sorted(INCLUDE.glob("*.h")))]
     ).encode()).hexdigest()[:24]
+    flags.append(f"-I{INCLUDE}")
     library = _cache_dir() / f"{digest}.so"
     if not library.exists():
         with tempfile.TemporaryDirectory(dir=library.parent) as work:
