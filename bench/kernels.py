@@ -14,9 +14,13 @@ On the GPU each kernel is launched directly (``backend.load_kernel`` with the ar
 signature), so the time is the kernel's alone (CUDA events, best of ``--repeat`` after a warm-up), and
 its output is checked against PyTorch's. PyTorch's column is the nearest equivalent it has (``unfold``
 for im2col, ``fold`` for col2im, ``bernoulli_`` for the dropout mask, ...); its LRN is a composite of
-several kernels. On the CPU no CUDA kernel can run: the CPU twin that each kernel's header names runs
-instead, on small shapes, and is checked against PyTorch on the CPU (without PyTorch only the dropout
-mask's statistics are checked).
+several kernels.
+
+On the CPU, on small shapes, two things are checked against PyTorch (without PyTorch only the dropout
+mask's statistics are): the CPU twin that each kernel's header names, and the kernel itself, run on
+the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu`` file compiled for the host,
+every thread of a launch run in turn) where a C++ compiler is found. Times on the CPU mean nothing
+for the GPU, so none are printed.
 """
 import argparse
 import os
@@ -24,7 +28,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
 
 import minidl  # noqa: E402
 import minidl.functional as F  # noqa: E402
@@ -46,23 +51,38 @@ DROPOUT_P = 0.5
 
 
 class Bench:
-    """Where the cases run: the array module, PyTorch's device, random inputs, how to launch a kernel."""
+    """Where the cases run: the array module, PyTorch's device, random inputs, how to launch a kernel.
+
+    ``device``: ``"cuda"`` (a GPU: kernels launched, PyTorch on the GPU), ``"standin"`` (kernels
+    launched on the installed CuPy stand-in, PyTorch on the CPU) or ``"cpu"`` (the CPU twins).
+    """
 
     def __init__(self, device):
-        self.gpu = device == "cuda"
+        self.gpu = device in ("cuda", "standin")
         self.xp = backend.cupy_module() if self.gpu else np
-        self.torch_device = "cuda" if self.gpu else "cpu"
+        self.torch_device = "cuda" if device == "cuda" else "cpu"
         self.rng = np.random.default_rng(0)
+        self.modules = {}
         minidl.manual_seed(0)  # the CPU dropout mask, so that its statistics repeat run to run
 
     def randn(self, *shape):
         return self.xp.asarray(self.rng.standard_normal(shape, dtype=np.float32))
 
     def to_torch(self, array):
-        return None if torch is None else torch.as_tensor(array, device=self.torch_device)
+        """``array`` as a PyTorch tensor on ``torch_device`` (through the host unless both are on the GPU)."""
+        if torch is None:
+            return None
+        if self.torch_device == "cpu":
+            array = backend.to_numpy(array)
+        return torch.as_tensor(array, device=self.torch_device)
 
     def launch(self, file, function, n, *args):
-        backend.launch(backend.load_kernel(file, function, np.float32), n, args)
+        """Run ``function`` of ``minidl/kernels/<file>.cu`` (float32 build) over ``n`` threads, compiled
+        here as ``backend.load_kernel`` compiles it, so that its cache never mixes two array modules."""
+        if file not in self.modules:
+            source, options = backend.kernel_program(file, np.float32)
+            self.modules[file] = self.xp.RawModule(code=source, options=options)
+        backend.launch(self.modules[file].get_function(function), n, args)
 
 
 def _i32(*values):
@@ -89,31 +109,28 @@ def _error(ours, theirs):
 
 class Autograd:
     """``op``'s forward, then its backward for the output gradient ``gy``, through autograd: minidl's
-    (where on NumPy arrays the kernels' CPU twins run) or, with ``torch_device``, PyTorch's."""
+    (where on NumPy arrays the kernels' CPU twins run) or, for PyTorch tensors, PyTorch's."""
 
-    def __init__(self, op, x, gy, torch_device=None):
-        self.op, self.torch_device = op, torch_device
-        if torch_device is None:
-            self.x, self.gy = x, minidl.Tensor(gy)
-        else:
-            self.x = torch.as_tensor(x, device=torch_device)
-            self.gy = torch.as_tensor(gy, device=torch_device)
+    def __init__(self, op, x, gy):
+        self.op, self.x = op, x
+        self.on_torch = torch is not None and isinstance(x, torch.Tensor)
+        self.gy = gy if self.on_torch else minidl.Tensor(gy)
 
     def forward(self):
-        if self.torch_device is None:
-            self.leaf = minidl.Tensor(self.x, requires_grad=True)
-        else:
+        if self.on_torch:
             self.leaf = self.x.detach().requires_grad_()
+        else:
+            self.leaf = minidl.Tensor(self.x, requires_grad=True)
         out = self.op(self.leaf)
         self.y = out[0] if isinstance(out, tuple) else out
         return out
 
     def backward(self):
-        if self.torch_device is None:
-            self.leaf.grad = None
-            self.y.backward(self.gy)
-            return self.leaf.grad
-        return torch.autograd.grad(self.y, self.leaf, self.gy, retain_graph=True)[0]
+        if self.on_torch:
+            return torch.autograd.grad(self.y, self.leaf, self.gy, retain_graph=True)[0]
+        self.leaf.grad = None
+        self.y.backward(self.gy)
+        return self.leaf.grad
 
 
 # A case is (kernel function, run minidl, run PyTorch or None, compare(ours, theirs) -> error, bytes
@@ -166,7 +183,7 @@ def op_cases(b, name, x, gy, ops, kernels, nbytes):
     else:
         ours = Autograd(minidl_op, x, gy)
         forward, backward = ours.forward, ours.backward
-    theirs = None if torch is None else Autograd(torch_op, x, gy, b.torch_device)
+    theirs = None if torch is None else Autograd(torch_op, b.to_torch(x), b.to_torch(gy))
     return [(f"{name}_forward", forward, theirs and theirs.forward, _error, nbytes[0]),
             (f"{name}_backward", backward, theirs and theirs.backward, _error, nbytes[1])]
 
@@ -320,22 +337,53 @@ def check(name, ours, theirs, compare):
     return compare(ours(), theirs())
 
 
+def verdict(name, error):
+    """(failed, what to print) for one kernel's error."""
+    if error is None:
+        return False, "not checked (no PyTorch)"
+    failed = error > (4.0 if name == "dropout_mask" else TOLERANCE)
+    shown = f"{error:.1f} sd from 1 - p" if name == "dropout_mask" else f"{error:.2e}"
+    return failed, shown + ("  FAILED" if failed else "")
+
+
+def standin():
+    """The test suite's CuPy stand-in (``tests/cupy_standin``) and ``""``, or None and why it cannot run."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import cupy_standin
+    except ImportError:
+        return None, "tests/cupy_standin is not in this copy"
+    finally:
+        sys.path.pop(0)
+    usable, why = cupy_standin.available()
+    return (cupy_standin, "") if usable else (None, why)
+
+
 def run_cpu(b):
+    """Each kernel's CPU twin and, on the CuPy stand-in, the kernel itself, checked against PyTorch."""
+    twins = [(name, check(name, ours, theirs, compare)) for name, ours, theirs, compare, _ in cases(b, False)]
+    module, why = standin()
+    kernels = {}
+    if module is not None:
+        module.install()
+        try:
+            for name, ours, theirs, compare, _ in cases(Bench("standin"), big=False):
+                kernels[name] = check(name, ours, theirs, compare)
+        finally:
+            module.uninstall()
     reference = ("PyTorch " + torch.__version__ if torch else
                  "nothing but the dropout statistics (PyTorch is not installed)")
-    print("CPU: no CUDA kernel can run here; each kernel's CPU twin (named in its .cu header) runs on a "
-          f"small shape and is checked against {reference}")
+    print(f"CPU, small shapes, checked against {reference}: each kernel's CPU twin (named in its .cu "
+          "header) and " + ("the kernel itself, compiled for the host and run on the CuPy stand-in"
+                            if module is not None else f"not the kernel itself ({why})"))
+    print(f"{'kernel':30s} {'CPU twin':>24s} {'kernel on the stand-in':>24s}")
     failed = []
-    print(f"{'kernel':30s} {'max |minidl - PyTorch|':>24s}")
-    for name, ours, theirs, compare, _ in cases(b, big=False):
-        error = check(name, ours, theirs, compare)
-        limit = 4.0 if name == "dropout_mask" else TOLERANCE
-        shown = "not checked (no PyTorch)" if error is None else (
-            f"{error:.1f} sd from 1 - p" if name == "dropout_mask" else f"{error:.2e}")
-        if error is not None and error > limit:
+    for name, error in twins:
+        twin_failed, twin_shown = verdict(name, error)
+        kernel_failed, kernel_shown = verdict(name, kernels[name]) if name in kernels else (False, "not run")
+        if twin_failed or kernel_failed:
             failed.append(name)
-            shown += "  FAILED"
-        print(f"{name:30s} {shown:>24s}")
+        print(f"{name:30s} {twin_shown:>24s} {kernel_shown:>24s}")
     return failed
 
 
@@ -349,12 +397,11 @@ def run_gpu(b, repeat, peak_gbs, big=True):
     torch_timer = None if torch is None else Timer(
         "cuda", torch.cuda.synchronize, lambda: torch.cuda.Event(enable_timing=True))
     print(f"{'kernel':30s} {'MB moved':>9s} {'minidl ms':>10s} {'GB/s':>7s} {'% peak':>7s} "
-          f"{'PyTorch ms':>11s} {'GB/s':>7s} {'ratio':>6s} {'max error':>10s}")
+          f"{'PyTorch ms':>11s} {'GB/s':>7s} {'ratio':>6s} max |minidl - PyTorch|")
     failed = []
     for name, ours, theirs, compare, nbytes in cases(b, big):
-        error = check(name, ours, theirs, compare)
-        limit = 4.0 if name == "dropout_mask" else TOLERANCE
-        if error is not None and error > limit:
+        error_failed, shown = verdict(name, check(name, ours, theirs, compare))
+        if error_failed:
             failed.append(name)
         ms = timer(ours, repeat)
         rate = nbytes / ms / 1e6
@@ -365,8 +412,7 @@ def run_gpu(b, repeat, peak_gbs, big=True):
             row += f"{torch_ms:11.3f} {nbytes / torch_ms / 1e6:7.0f} {ms / torch_ms:5.2f}x "
         else:
             row += f"{'-':>11s} {'-':>7s} {'-':>6s} "
-        row += "-" if error is None else f"{error:10.2e}" + ("  FAILED" if name in failed else "")
-        print(row)
+        print(row + shown)
     return failed
 
 
@@ -374,7 +420,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="cpu: check the CPU twins; cuda: time the kernels (default: %(default)s)")
+                        help="cpu: check the CPU twins and the kernels on the CuPy stand-in; cuda: time "
+                             "and check the kernels (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per kernel on the GPU "
                                                                "(default: %(default)s)")
     parser.add_argument("--small", action="store_true",

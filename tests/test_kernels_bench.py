@@ -1,6 +1,6 @@
 """Every CUDA kernel names its CPU twin, and ``bench/kernels.py`` covers every kernel: on the CPU it runs
-each twin and checks it (against PyTorch where installed), quickly, so the script cannot rot between
-GPU runs."""
+each twin and, on the CuPy stand-in, each kernel, and checks them (against PyTorch where installed),
+quickly, so the script cannot rot between GPU runs."""
 import importlib.util
 import pathlib
 import re
@@ -66,6 +66,11 @@ def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
     assert sorted(rows) == kernel_functions()
     if kernels_bench.torch is not None:
         assert not any("not checked" in row for row in rows.values())
+    module, why = kernels_bench.standin()
+    if module is not None:  # the kernels themselves ran on the CuPy stand-in
+        assert "run on the CuPy stand-in" in out and not any("not run" in row for row in rows.values())
+    else:
+        assert f"not the kernel itself ({why})" in out
 
 
 def test_a_wrong_twin_fails_the_run(kernels_bench, monkeypatch, capsys):

@@ -148,7 +148,8 @@ def oracle_scores(masks, stride, num_classes, ignore_index=255):
     (``ignore_index`` pixels are left out of the shares and the scores); returns the dict of
     ``segmentation_scores``. Learned upsampling can beat bilinear, so this is a guide, not a strict bound.
     """
-    masks = np.asarray(getattr(masks, "data", masks))
+    # a yardstick computed on the host: masks on the GPU (a Tensor or a CuPy array) are copied back
+    masks = backend.to_numpy(getattr(masks, "data", masks))
     if masks.ndim != 3:
         raise ValueError(f"oracle_scores: masks must be (N, H, W), got shape {masks.shape}")
     if not isinstance(stride, (int, np.integer)) or stride < 1:
