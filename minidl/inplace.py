@@ -86,13 +86,11 @@ def _can_hold(target, result):
 class InPlaceMethods:
     """Mixed into ``Tensor``: the in-place twins of its ops, named with PyTorch's trailing underscore."""
 
-    def add_(self, other, alpha=1):
-        other = other if alpha == 1 else other * alpha
-        return apply_inplace(self, "add_", lambda t: t + other, (other,))
+    def add_(self, other, *, alpha=1):
+        return apply_inplace(self, "add_", lambda t: t.add(other, alpha=alpha), (other,))
 
-    def sub_(self, other, alpha=1):
-        other = other if alpha == 1 else other * alpha
-        return apply_inplace(self, "sub_", lambda t: t - other, (other,))
+    def sub_(self, other, *, alpha=1):
+        return apply_inplace(self, "sub_", lambda t: t.sub(other, alpha=alpha), (other,))
 
     def mul_(self, other):
         return apply_inplace(self, "mul_", lambda t: t * other, (other,))

@@ -98,11 +98,13 @@ class ArithmeticMethods:
     def __or__(self, other):
         return type(self)._wrap(self.data | arithmetic.as_operand(self, other, "or")[1].data)
 
-    def add(self, other):
-        return self + other
+    def add(self, other, *, alpha=1):
+        """self + alpha * other."""
+        return self + (other if alpha == 1 else arithmetic.scaled(other, alpha, "add"))
 
-    def sub(self, other):
-        return self - other
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else arithmetic.scaled(other, alpha, "sub"))
 
     def mul(self, other):
         return self * other
@@ -225,7 +227,7 @@ class ReductionShapeMethods:
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return shape_ops.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+        return shape_ops.reshape(self, shape)
 
     view = reshape
 
@@ -244,6 +246,8 @@ class ReductionShapeMethods:
     def transpose(self, dim0, dim1):
         order = list(range(self.ndim))
         d0, d1 = shape_ops.normalize_dim(dim0, self.ndim, "transpose"), shape_ops.normalize_dim(dim1, self.ndim, "transpose")
+        if self.ndim == 0:
+            return self
         order[d0], order[d1] = order[d1], order[d0]
         return self.permute(*order)
 
@@ -270,8 +274,8 @@ class ReductionShapeMethods:
         return shape_ops.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):
-        size = -(-self.shape[dim] // chunks)
-        return shape_ops.split(self, size, dim)
+        """``chunks`` pieces of equal size along ``dim`` (the last may be smaller; fewer if they run out)."""
+        return shape_ops.chunk(self, chunks, dim)
 
     def __getitem__(self, index):
         return shape_ops.getitem(self, index)

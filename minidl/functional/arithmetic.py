@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import DEFAULT_DTYPE, Tensor, _fmt
+from .validation import is_number
 
 
 def reduce_to_shape(grad, shape, dtype=None):
@@ -72,6 +73,13 @@ def _coerce(value, like, op):
         return Tensor(np.asarray(value, dtype=like.dtype if like.dtype.kind == "f" else None),
                       device=like.device)
     return _scalar_array(value, like, op)
+
+
+def scaled(other, alpha, op):
+    """alpha * other, for ``add``/``sub``'s ``alpha`` (a number)."""
+    if not is_number(alpha):
+        raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
+    return other * alpha
 
 
 def _check_broadcast(a, b, op):
