@@ -130,7 +130,8 @@ class Function:
         record = is_grad_enabled() and any(fn.needs_input_grad)
         out = fn.forward(*arrays, **options)
         multiple = isinstance(out, tuple)
-        outs = out if multiple else (out,)
+        # NumPy turns 0-d results into scalars (np.float32(2.0)); a tensor always holds an array
+        outs = tuple(o if hasattr(o, "flags") else backend.np.asarray(o) for o in (out if multiple else (out,)))
         results = []
         for k, o in enumerate(outs):
             t = Tensor._wrap(o)

@@ -55,7 +55,8 @@ def _dtype(dtype, default=DEFAULT_DTYPE):
 def _creator(name):
     def make(*size, dtype=None, device=None, requires_grad=False):
         shape = _size(size, name)
-        array = getattr(_xp(device), name)(shape, dtype=_dtype(dtype))
+        with check.memory_for(name, f"a tensor of shape {shape}"):
+            array = getattr(_xp(device), name)(shape, dtype=_dtype(dtype))
         return Tensor(array, requires_grad=requires_grad)
 
     make.__name__ = name
@@ -96,7 +97,8 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """The n x m identity (m = n unless given)."""
     n = check.integer(n, "n", "eye", minimum=0)
     m = n if m is None else check.integer(m, "m", "eye", minimum=0)
-    return Tensor(_xp(device).eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    with check.memory_for("eye", f"a {n} x {m} matrix"):
+        return Tensor(_xp(device).eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -113,7 +115,8 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=Fal
     if (end - start) * step < 0:
         raise ValueError(f"arange: end {end} cannot be reached from start {start} with step {step}")
     default = int64 if all(check.is_int(v) for v in (start, end, step)) else DEFAULT_DTYPE
-    array = _xp(device).arange(start, end, step).astype(_dtype(dtype, default))
+    with check.memory_for("arange", f"the values from {start} to {end} by {step}"):
+        array = _xp(device).arange(start, end, step).astype(_dtype(dtype, default))
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -122,7 +125,8 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     start = check.number(start, "start", "linspace")
     end = check.number(end, "end", "linspace")
     steps = check.integer(steps, "steps", "linspace", minimum=0)
-    array = _xp(device).linspace(start, end, steps).astype(_dtype(dtype))
+    with check.memory_for("linspace", f"{steps} steps"):
+        array = _xp(device).linspace(start, end, steps).astype(_dtype(dtype))
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -132,8 +136,9 @@ def _random(kind):
 
         shape = _size(size, kind)
         g = random.generator()
-        array = g.standard_normal(shape) if kind == "randn" else g.random(shape)
-        array = array.astype(_dtype(dtype))
+        with check.memory_for(kind, f"a tensor of shape {shape}"):
+            array = g.standard_normal(shape) if kind == "randn" else g.random(shape)
+            array = array.astype(_dtype(dtype))
         return Tensor(array, requires_grad=requires_grad, device=device)
 
     make.__name__ = kind
@@ -158,8 +163,11 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=
     high = check.integer(high, "high", "randint")
     if high <= low:
         raise ValueError(f"randint: high must be greater than low, got low={low}, high={high}")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
     shape = check.size(size, "randint")
-    array = random.generator().integers(low, high, size=shape).astype(_dtype(dtype, int64))
+    with check.memory_for("randint", f"a tensor of shape {shape}"):
+        array = random.generator().integers(low, high, size=shape).astype(_dtype(dtype, int64))
     return Tensor(array, requires_grad=requires_grad, device=device)
 
 
@@ -168,7 +176,8 @@ def randperm(n, dtype=None, device=None):
     from . import random
 
     n = check.integer(n, "n", "randperm", minimum=0)
-    return Tensor(random.generator().permutation(n).astype(_dtype(dtype, int64)), device=device)
+    with check.memory_for("randperm", f"{n} values"):
+        return Tensor(random.generator().permutation(n).astype(_dtype(dtype, int64)), device=device)
 
 
 zeros_like = _like("zeros_like", zeros)

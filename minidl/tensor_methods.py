@@ -61,6 +61,8 @@ class ArithmeticMethods:
         return arithmetic.matmul(other, self)
 
     def __neg__(self):
+        if self.dtype.kind == "b":
+            raise TypeError("neg: negation of a bool tensor is not supported; to invert a mask use ~")
         return arithmetic.Neg.apply(self)
 
     def __pos__(self):
@@ -122,22 +124,22 @@ class ArithmeticMethods:
         return -self
 
     def exp(self):
-        return arithmetic.Exp.apply(self)
+        return arithmetic.Exp.apply(arithmetic.as_float(self, "exp"))
 
     def log(self):
-        return arithmetic.Log.apply(self)
+        return arithmetic.Log.apply(arithmetic.as_float(self, "log"))
 
     def sqrt(self):
-        return arithmetic.Sqrt.apply(self)
+        return arithmetic.Sqrt.apply(arithmetic.as_float(self, "sqrt"))
 
     def abs(self):
+        if self.dtype.kind == "b":
+            raise TypeError("abs: not defined for a bool tensor")
         return arithmetic.Abs.apply(self)
 
     def clip(self, min=None, max=None):
         """Clamp into [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
-        if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
-        return arithmetic.Clip.apply(self, min=min, max=max)
+        return arithmetic.clip(self, min, max)
 
     clamp = clip
 
@@ -207,6 +209,8 @@ class ReductionShapeMethods:
         with_dim = dim is not None or axis is not None
         dims, keepdim = reduction.resolve_dim_args(self, dim, keepdim, axis, keepdims, name)
         values = reduction.Extreme.apply(self, dim=dims, keepdim=keepdim, largest=largest)
+        if with_dim and self.ndim == 0:
+            return MaxMin(values, type(self)._wrap(self._xp.zeros((), dtype=np.int64)))
         if not with_dim or len(dims) != 1:
             return values
         arg = self.argmax if largest else self.argmin
@@ -267,6 +271,8 @@ class ReductionShapeMethods:
         return shape_ops.permute(self, dims)
 
     def expand(self, *shape):
+        if not shape:
+            raise TypeError("expand: size is missing (give the new shape, e.g. x.expand(3, 4))")
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return shape_ops.expand(self, shape)
 

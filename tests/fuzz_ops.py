@@ -50,6 +50,7 @@ class Draw:
     def __init__(self, rng):
         self.rng = rng
         self.suspects = []
+        self.drawn = {}  # argument name -> value, to print with an example
 
     def choice(self, seq):
         return seq[self.rng.randrange(len(seq))]
@@ -58,8 +59,11 @@ class Draw:
         """A value for argument ``name``: from ``good`` usually, else from ``bad`` (+ the common bad pool)."""
         if bad and self.rng.random() < p_bad:
             self.suspects.append(name)
-            return self.choice(list(bad))
-        return self.choice(list(good))
+            value = self.choice(list(bad))
+        else:
+            value = self.choice(list(good))
+        self.drawn[name] = value
+        return value
 
     def int_arg(self, name, good, p_bad=0.25):
         return self.arg(name, good, BAD_INT, p_bad)
@@ -293,7 +297,7 @@ def _elementwise(d):
     name = d.choice(["add", "sub", "mul", "div", "pow", "matmul", "where"])
     a = d.tensor(p_odd=0.3)
     b = d.choice([d.tensor(p_odd=0.3), d.tensor(a.shape, p_odd=0.3), d.tensor((), p_odd=0.5),
-                  2, 2.5, True, -1, d.arg("other", [1], ["x", None, [1, 2], 1j])])
+                  2, 2.5, True, -1, d.arg("exponent" if name == "pow" else "other", [1], ["x", None, [1, 2], 1j])])
     if name == "where":
         cond = d.tensor(a.shape, "bool")
         return lambda m: m.where(cond, a, b)
@@ -367,7 +371,7 @@ def _creation(d):
         return lambda m: m.linspace(0.0, 1.0, steps)
     if name == "randint":
         high = d.int_arg("high", [1, 5])
-        size = d.arg("size", [(2, 3), (0,), ()], [(-1,), (2.5,), 3, None])
+        size = d.arg("size", [(2, 3), (0,), ()], [(-1,), (2.5,), 3, None, [2.0]])
         return lambda m: m.randint(0, high, size)
     shape = d.arg("size", [(2, 3), (0,), (), (1, 1, 1)], [(-1,), (-2, 3), (2.0,), ("a",), (True,), None])
     if name == "full":
@@ -454,7 +458,7 @@ def _run_layer(m, name, args, kwargs, x, target=None, train=True):
         except (TypeError, ValueError):
             mine = None
         if mine is not None:
-            with m.no_grad():
+            with m._torch.no_grad():
                 for key, value in mine.state_dict().items():
                     layer.state_dict()[key].copy_(m.from_numpy(value.numpy()))
     layer.train(train)
@@ -565,6 +569,16 @@ def classify(name, draw, compare, torch):
     return "ok", ""
 
 
+# the tensor arguments of the ops: an error about one of them names a real problem of the call even
+# when a bad hyperparameter was drawn as well
+TENSOR_ARGUMENTS = ("input", "weight", "bias", "target", "other", "tensors", "running_mean", "running_var", "src",
+                    "self", "condition", "shape", "channels", "features", "dtype", "empty", "size")
+
+
+def names_an_argument(message, suspects):
+    return any(s in message for s in list(suspects) + list(TENSOR_ARGUMENTS))
+
+
 def _describe(result):
     arrays = as_numpy_list(result)
     return "; ".join(f"{a.dtype}{a.shape} {np.array2string(a.ravel()[:6], precision=4)}" for a in arrays)
@@ -595,12 +609,13 @@ def main(argv=None):
         outcome, line = classify(name, call, compare, torch)
         if outcome == "refused" and d.suspects:
             outcome = "ok"  # a bad argument refused: only PyTorch is more lenient with it
-        if outcome in ("ok", "refused") and line and d.suspects and not any(s in line for s in d.suspects):
+        if outcome in ("ok", "refused") and line and d.suspects and not names_an_argument(line, d.suspects):
             outcome = "unnamed"
             line += f" (drawn bad: {d.suspects})"
         counts[outcome] += 1
         if outcome != "ok" and len(examples[(name, outcome)]) < args.show:
-            examples[(name, outcome)].append(line)
+            drawn = ", ".join(f"{k}={v!r}" for k, v in d.drawn.items())
+            examples[(name, outcome)].append(f"{line}  <{drawn}>")
     for (name, outcome), lines in sorted(examples.items()):
         for line in lines:
             print(f"[{outcome}] {name}: {line}")

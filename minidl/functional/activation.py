@@ -8,6 +8,7 @@ needed here.
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from . import validation as check
 from .shape import normalize_dim
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
@@ -70,11 +71,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     ``inplace`` is accepted and ignored, as for ``relu``.
     """
     check_float_tensor(input, "leaky_relu")
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-        raise TypeError(
-            f"leaky_relu: negative_slope must be a number, got {type(negative_slope).__name__}"
-        )
-    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    negative_slope = check.number(negative_slope, "negative_slope", "leaky_relu")
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
 class Sigmoid(Function):

@@ -28,8 +28,20 @@ def reduce_to_shape(grad, shape, dtype=None):
     return grad
 
 
+def _category(dtype):
+    return {"b": 0, "i": 1, "u": 1, "f": 2}.get(dtype.kind, 3)
+
+
 def _result_dtype(a, b):
-    """PyTorch's promotion between two arrays: a float meets an int -> the float; else NumPy's rule."""
+    """PyTorch's promotion between two arrays: a float meets an int -> the float; else NumPy's rule.
+
+    A 0-d operand (a 0-d tensor, or a Python number made into one) decides only when its category
+    (bool < integer < float) is higher than the other's: ``float32 (3,) + float64 0-d`` is float32,
+    ``int64 (3,) + float64 0-d`` is float64, as in PyTorch.
+    """
+    if (a.ndim == 0) != (b.ndim == 0):
+        shaped, zero_d = (b, a) if a.ndim == 0 else (a, b)
+        return zero_d.dtype if _category(zero_d.dtype) > _category(shaped.dtype) else shaped.dtype
     fa, fb = a.dtype.kind == "f", b.dtype.kind == "f"
     if fa and not fb:
         return a.dtype
@@ -51,7 +63,7 @@ def _scalar_array(value, like, op):
     elif isinstance(value, (float, np.floating)):
         dtype = like.dtype if kind == "f" else DEFAULT_DTYPE
     else:
-        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
+        raise TypeError(f"{op}: other must be a Tensor or a number, got {value!r}")
     return Tensor._wrap(xp.asarray(value, dtype=dtype))
 
 
@@ -92,6 +104,9 @@ def _check_broadcast(a, b, op):
 def binary(fn_class, a, b, op):
     a, b = as_operand(a, b, op)
     _check_broadcast(a, b, op)
+    if fn_class is Sub and bool_(a, b):
+        raise TypeError("sub: subtraction with a bool tensor is not supported; to invert a mask use ~ "
+                        "(or logical_xor for two masks)")
     dtype = _result_dtype(a.data, b.data)
     if fn_class is Div and dtype.kind != "f":
         dtype = DEFAULT_DTYPE  # true division of integers gives floats, as in PyTorch
@@ -190,14 +205,49 @@ class PowScalar(Function):
         return g * (self.p * self.x ** (self.p - 1)).astype(g.dtype, copy=False)
 
 
+def bool_(*tensors):
+    return any(t.dtype.kind == "b" for t in tensors)
+
+
 def power(x, exponent):
+    """x ** exponent; integers keep their dtype under a non-negative integer exponent, as PyTorch."""
     if isinstance(exponent, Tensor):
+        if x.dtype.kind in "biu" and exponent.dtype.kind in "biu" and bool((exponent.data < 0).any()):
+            raise ValueError("pow: integers to negative integer powers are not allowed (exponent has a negative entry)")
         return binary(Pow, x, exponent, "pow")
-    if not isinstance(exponent, (int, float, np.integer, np.floating)) or isinstance(exponent, bool):
-        raise TypeError(f"pow: unsupported exponent of type {type(exponent).__name__}")
-    if x.dtype.kind != "f" and (isinstance(exponent, (float, np.floating)) or exponent < 0):
-        x = x.float()
+    if not is_number(exponent):
+        raise TypeError(f"pow: exponent must be a number or a Tensor, got {exponent!r}")
+    if x.dtype.kind in "biu":
+        if isinstance(exponent, (float, np.floating)):
+            x = x.float()
+        elif exponent < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed, got exponent {exponent}")
+        elif x.dtype.kind == "b":
+            x = x.long()
     return PowScalar.apply(x, p=exponent)
+
+
+def as_float(x, op):
+    """Integer and bool tensors go through exp, log, sqrt... as float32, as PyTorch."""
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind in "biu":
+        return x.to(DEFAULT_DTYPE)
+    raise TypeError(f"{op}: unsupported dtype {x.dtype}")
+
+
+def clip(x, min, max):
+    """Clamp into [min, max] (numbers; NaN propagates); an integer tensor with a float bound gives float32."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not is_number(bound):
+            raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        if bound is not None and isinstance(bound, (float, np.floating)) and x.dtype.kind in "biu":
+            x = x.to(DEFAULT_DTYPE)
+    if x.dtype.kind == "b":
+        raise TypeError("clamp: a bool tensor cannot be clamped")
+    return Clip.apply(x, min=min, max=max)
 
 
 class Neg(Function):
@@ -321,6 +371,8 @@ class MatMul(Function):
 
 def matmul(a, b):
     a, b = as_operand(a, b, "matmul")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: both operands must have the same dtype, got {a.dtype} and other {b.dtype}")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
     k_a = a.shape[-1]
@@ -336,19 +388,23 @@ def matmul(a, b):
             raise ValueError(
                 f"matmul: batch dimensions of {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast"
             ) from None
-    dtype = _result_dtype(a.data, b.data)
-    if a.dtype != dtype:
-        a = a.to(dtype)
-    if b.dtype != dtype:
-        b = b.to(dtype)
     return MatMul.apply(a, b)
 
 
 def where(condition, x, y):
     """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice."""
+    if not isinstance(condition, Tensor) or condition.dtype.kind != "b":
+        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
+        raise TypeError(f"where: condition must be a bool tensor, got {got}")
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        raise TypeError("where: input or other must be a Tensor")
     x, y = as_operand(x, y, "where")
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    return _Where.apply(x, y, cond=cond, dtype=_result_dtype(x.data, y.data))
+    try:
+        np.broadcast_shapes(condition.shape, x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"where: condition {_fmt(condition.shape)}, input {_fmt(x.shape)} and other "
+                         f"{_fmt(y.shape)} do not broadcast") from None
+    return _Where.apply(x, y, cond=condition.data, dtype=_result_dtype(x.data, y.data))
 
 
 class _Where(_Binary):

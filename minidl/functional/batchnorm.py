@@ -24,6 +24,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from . import validation as check
 from .activation import check_float_tensor
 
 __all__ = ["batch_norm"]
@@ -115,10 +116,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over (N, C), (N, C, L) or (N, C, H, W) (any (N, C, *)); output same shape.
 
     y = weight * (x - mean) / sqrt(var + eps) + bias per channel (see the module docstring). In
-    training, or when the running statistics are None, mean and var are the batch's (biased variance),
-    and ``running_mean``/``running_var`` (Tensors of shape (C,), when given) are updated in place:
-    running = (1 - momentum) * running + momentum * batch statistic, with the unbiased variance. In
-    evaluation with running statistics, those normalise the input.
+    training mean and var are the batch's (biased variance), and ``running_mean``/``running_var``
+    (Tensors of shape (C,), or None to keep none) are updated in place: running = (1 - momentum) *
+    running + momentum * batch statistic, with the unbiased variance. In evaluation
+    (``training=False``) the running statistics normalise the input, so they must be given, as in
+    PyTorch. ``eps`` must be positive in training (the variance of a constant channel is 0) and
+    non-negative in evaluation.
 
     ``momentum`` must be a number. PyTorch's ``momentum=None`` (a cumulative average) belongs to the
     layer, which counts the batches: it passes momentum = 1 / num_batches_tracked here.
@@ -138,10 +141,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             "batch_norm: momentum=None (a cumulative moving average) needs the number of batches seen; "
             "pass momentum=1/num_batches_tracked (the BatchNorm layers do this)"
         )
-    for name, value in (("momentum", momentum), ("eps", eps)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"batch_norm: {name} must be a number, got {type(value).__name__}")
-    use_batch_stats = training or running_mean is None or running_var is None
+    training = check.flag(training, "training", "batch_norm")
+    momentum = check.number(momentum, "momentum", "batch_norm")
+    eps = check.number(eps, "eps", "batch_norm", minimum=0.0)
+    if training and eps == 0:
+        raise ValueError("batch_norm: eps must be positive in training, got 0.0 (a constant channel would divide 0 by 0)")
+    if not training and (running_mean is None or running_var is None):
+        missing = "running_mean" if running_mean is None else "running_var"
+        raise ValueError(f"batch_norm: {missing} must be given in evaluation mode (training=False); "
+                         "pass training=True to normalise with the batch's statistics")
+    use_batch_stats = training
     if use_batch_stats and input.numel() // max(channels, 1) <= 1:
         raise ValueError(
             f"batch_norm: Expected more than 1 value per channel when training, "
@@ -151,6 +160,5 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         input, weight, bias,
         running_mean=None if running_mean is None else running_mean.data,
         running_var=None if running_var is None else running_var.data,
-        use_batch_stats=use_batch_stats, update_running=bool(training),
-        momentum=float(momentum), eps=float(eps),
+        use_batch_stats=use_batch_stats, update_running=training, momentum=momentum, eps=eps,
     )

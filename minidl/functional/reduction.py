@@ -25,7 +25,9 @@ def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    return normalize_dims(dim, t.ndim, op), check.flag(keepdim, "keepdim", op)
+    dims = normalize_dims(dim, t.ndim, op)
+    # a 0-d tensor's one dim (0 or -1) is the whole tensor
+    return (None if t.ndim == 0 else dims), check.flag(keepdim, "keepdim", op)
 
 
 def _expand_back(g, in_shape, dims, keepdim):
@@ -95,7 +97,8 @@ def arg_extreme(t, dim, keepdim, largest):
     if dim is None:
         if t.numel() == 0:
             raise ValueError(f"{op}: the tensor is empty")
-        return Tensor._wrap(xp.asarray(f(t.data)).astype(np.int64))
+        flat = xp.asarray(f(t.data)).astype(np.int64)
+        return Tensor._wrap(flat.reshape((1,) * t.ndim) if keepdim else flat)
     d = check.dim(dim, t.ndim, op)
     if t.ndim == 0:
         return Tensor._wrap(xp.zeros((), dtype=np.int64))

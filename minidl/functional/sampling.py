@@ -27,13 +27,13 @@ skip connections; ``crop`` and ``center_crop`` take a window of the last two dim
 backward pads the gradient back with zeros.
 """
 import math
-import operator
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _fmt
+from . import validation as check
 
 __all__ = ["interpolate", "crop", "center_crop"]
 
@@ -122,10 +122,7 @@ def _matrix(tap, n_in, dtype):
 
 
 def _integer(value, op, name):
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an integer, got {value!r}") from None
+    return check.integer(value, name, op)
 
 
 def _per_axis(value, n, name):
@@ -150,8 +147,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: input must be a Tensor, got {type(input).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"interpolate: unknown mode {mode!r}; expected 'nearest' or 'bilinear'")
+    check.choice(mode, "mode", "interpolate", tuple(MODES))
+    if align_corners is not None:
+        check.flag(align_corners, "align_corners", "interpolate")
     if input.ndim not in MODES[mode]:
         ranks = " or ".join(f"{r}-D" for r in MODES[mode])
         raise ValueError(f"interpolate: mode {mode!r} needs {ranks} input, got shape {_fmt(input.shape)}")
@@ -169,9 +167,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         out = [_integer(s, "interpolate", "size") for s in _per_axis(size, n, "size")]
         scales = [None] * n
     else:
-        scales = [float(s) for s in _per_axis(scale_factor, n, "scale_factor")]
-        if any(not s > 0 or math.isinf(s) for s in scales):
-            raise ValueError(f"interpolate: scale_factor must be positive and finite, got {scale_factor}")
+        scales = [check.number(s, "scale_factor", "interpolate", above=0.0)
+                  for s in _per_axis(scale_factor, n, "scale_factor")]
         out = [math.floor(i * s) for i, s in zip(spatial, scales)]
         if recompute_scale_factor:
             scales = [None] * n
@@ -180,10 +177,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             f"interpolate: input and output sizes must be positive, got input {_fmt(input.shape)} "
             f"and output size {tuple(out)}"
         )
+    with check.memory_for("interpolate", f"an output of size {tuple(out)}"):
+        return _resample(input, mode, out, scales, bool(align_corners))
+
+
+def _resample(input, mode, out, scales, corners):
+    """The per-axis taps (source indices and weights) of the resampling, and the op that applies them."""
     coord = np.dtype(input.dtype) if input.dtype.kind == "f" else np.dtype(np.float32)
-    corners = bool(align_corners)
     taps = []
-    for n_in, n_out, sf in zip(spatial, out, scales):
+    for n_in, n_out, sf in zip(input.shape[2:], out, scales):
         if mode == "nearest":
             taps.append((_nearest_source(n_in, n_out, _axis_scale(n_in, n_out, sf, False, coord), coord),))
         else:

@@ -15,6 +15,7 @@ accepted follows PyTorch:
 The convolution's geometry (stride, padding, dilation, groups, kernel against input) is checked here
 too, and turned into the ``Geometry`` that ``conv.py`` computes with.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -52,9 +53,10 @@ def float_tensor(value, name, op):
 
 def integer(value, name, op, minimum=None):
     if not is_int(value):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value}")
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"at least {minimum}")
+        raise ValueError(f"{op}: {name} must be {wanted}, got {value}")
     return int(value)
 
 
@@ -65,10 +67,14 @@ def number(value, name, op, minimum=None, above=None, maximum=None):
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{op}: {name} must be finite, got {value}")
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise ValueError(f"{op}: {name} must be in [{minimum}, {maximum}], got {value}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value}")
+        wanted = "non-negative" if minimum == 0 else f"at least {minimum}"
+        raise ValueError(f"{op}: {name} must be {wanted}, got {value}")
     if above is not None and value <= above:
-        raise ValueError(f"{op}: {name} must be greater than {above}, got {value}")
+        wanted = "positive" if above == 0 else f"greater than {above}"
+        raise ValueError(f"{op}: {name} must be {wanted}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{op}: {name} must be at most {maximum}, got {value}")
     return value
@@ -82,14 +88,14 @@ def flag(value, name, op):
 
 def choice(value, name, op, allowed):
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{op}: {name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise ValueError(f"{op}: unknown {name} {value!r}; expected {' or '.join(map(repr, allowed))}")
     return value
 
 
 def dim(value, ndim, op, name="dim"):
     """``value`` as an axis in [0, ndim); a 0-d tensor accepts 0 and -1 as PyTorch."""
     if not is_int(value):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
     n = max(ndim, 1)
     if not -n <= value < n:
         raise ValueError(
@@ -143,6 +149,20 @@ def pair(value, name, op, minimum=None):
     if minimum is not None and min(items) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
     return tuple(int(v) for v in items)
+
+
+@contextlib.contextmanager
+def memory_for(op, what):
+    """Run an allocation; if the sizes asked for are beyond memory (a huge ``scale_factor`` or size),
+    say so in one line naming the op, instead of NumPy's MemoryError or "array is too big"."""
+    try:
+        yield
+    except MemoryError:
+        raise RuntimeError(f"{op}: not enough memory for {what}") from None
+    except ValueError as e:
+        if "too big" not in str(e) and "Maximum allowed size" not in str(e):
+            raise
+        raise RuntimeError(f"{op}: {what} is too large to allocate") from None
 
 
 # ------------------------------------------------------------------------------------------ convolution
