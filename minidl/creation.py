@@ -101,12 +101,15 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
         return Tensor(_xp(device).eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
-def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False):
+_NO_END = object()  # arange(5): the one number given is the end
+
+
+def arange(start=0, end=_NO_END, step=1, dtype=None, device=None, requires_grad=False):
     """``arange(end)``, ``arange(start, end[, step])``: start, start + step, ... up to end (excluded).
 
     int64 when start, end and step are ints, float32 otherwise, as PyTorch.
     """
-    if end is None:
+    if end is _NO_END:
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
         check.number(value, name, "arange")

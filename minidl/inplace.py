@@ -135,9 +135,9 @@ class InPlaceMethods:
         from .tensor import Tensor
 
         if not isinstance(src, Tensor):
-            if not is_array(src):
-                raise TypeError(f"copy_: src must be a Tensor or an array, got {type(src).__name__}")
-            src = Tensor(src)
+            if not is_array(src) and not isinstance(src, (bool, int, float, np.bool_, np.integer, np.floating)):
+                raise TypeError(f"copy_: src must be a Tensor, an array or a number, got {type(src).__name__}")
+            src = Tensor(self._xp.asarray(src))
         _check_broadcast_into(src.shape, self.shape, "copy_", "src")
         if src.device != self.device:
             src = src.to(self.device)

@@ -80,6 +80,8 @@ class Sigmoid(Function):
         xp = backend.get_array_module(x)
         # e = e^-|x| lies in (0, 1]: it never overflows, and underflows quietly to exactly 0, which
         # gives the exact limits 1 (x >> 0) and 0 (x << 0) without any inf/inf
+        shape = x.shape
+        x = x.reshape(-1)  # NumPy makes 0-d results scalars, which the out= arguments below cannot take
         e = xp.abs(x)
         xp.negative(e, out=e)
         xp.exp(e, out=e)
@@ -90,8 +92,8 @@ class Sigmoid(Function):
         e *= x < 0
         e += x >= 0
         e *= r
-        self.y = e
-        return e
+        self.y = e.reshape(shape)
+        return self.y
 
     def backward(self, g):
         y = self.y

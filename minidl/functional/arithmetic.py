@@ -81,9 +81,6 @@ def as_operand(a, b, op):
 def _coerce(value, like, op):
     if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
         return Tensor(value)
-    if isinstance(value, (list, tuple)):
-        return Tensor(np.asarray(value, dtype=like.dtype if like.dtype.kind == "f" else None),
-                      device=like.device)
     return _scalar_array(value, like, op)
 
 
@@ -102,9 +99,10 @@ def _check_broadcast(a, b, op):
 
 
 def binary(fn_class, a, b, op):
+    python_bool = isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_))
     a, b = as_operand(a, b, op)
     _check_broadcast(a, b, op)
-    if fn_class is Sub and bool_(a, b):
+    if fn_class is Sub and (python_bool or bool_(a, b)):
         raise TypeError("sub: subtraction with a bool tensor is not supported; to invert a mask use ~ "
                         "(or logical_xor for two masks)")
     dtype = _result_dtype(a.data, b.data)

@@ -171,8 +171,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride must be 1; when the total padding d (k - 1) is odd the extra pixel goes bottom/right).
     """
     g = validation.conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
-    x = _batched(input)
-    out = Conv2dOp.apply(x, weight, bias, geometry=g, groups=groups)
+    with validation.memory_for("conv2d", f"an output of {g.oh} x {g.ow}"):
+        out = Conv2dOp.apply(_batched(input), weight, bias, geometry=g, groups=groups)
     return _unbatched_like(input, out)
 
 
@@ -187,6 +187,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     g, c_out = validation.conv_transpose2d_geometry(input, weight, bias, stride, padding, output_padding, groups,
                                                     dilation)
-    x = _batched(input)
-    out = ConvTranspose2dOp.apply(x, weight, bias, geometry=g, groups=groups, out_channels=c_out)
+    with validation.memory_for("conv_transpose2d", f"an output of {g.h} x {g.w}"):
+        out = ConvTranspose2dOp.apply(_batched(input), weight, bias, geometry=g, groups=groups, out_channels=c_out)
     return _unbatched_like(input, out)

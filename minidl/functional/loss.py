@@ -125,7 +125,8 @@ class NLLLoss(_ClassLoss):
         n, c, k = shape3
         self.in_shape, self.num_classes = x.shape, c
         x_t = self._targets(x.reshape(shape3), target.reshape(n, k), weight, ignore_index)
-        return self._reduce((-self.w_t * x_t).astype(x.dtype), reduction, target.shape)
+        loss = backend.get_array_module(x).where(self.mask, -self.w_t * x_t, 0)  # ignored rows may hold NaN
+        return self._reduce(loss.astype(x.dtype), reduction, target.shape)
 
     def backward(self, g):
         xp = backend.get_array_module(g)
@@ -161,6 +162,8 @@ def _check_class_args(op, input, target, weight, ignore_index, reduction):
     if target.device != input.device:
         raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if c == 0:
+        raise ValueError(f"{op}: input of shape {_fmt(input.shape)} has no classes (its class dimension is empty)")
     if weight is not None:
         if not isinstance(weight, Tensor):
             raise TypeError(f"{op}: weight must be a Tensor or None, got {type(weight).__name__}")

@@ -71,8 +71,9 @@ class Extreme(Function):
     """y = max (or min) over ``dim``;  dy/dx_i = [x_i == y] / (number of ties)."""
 
     def forward(self, x, dim, keepdim, largest):
-        if x.size == 0:
-            raise ValueError(f"{'max' if largest else 'min'}: the tensor is empty")
+        if x.size == 0 and (dim is None or any(x.shape[d] == 0 for d in dim)):
+            raise ValueError(f"{'max' if largest else 'min'}: the reduced dimensions of shape {x.shape} are empty "
+                             f"(dim={dim})")
         self.x, self.dim, self.keepdim = x, dim, keepdim
         y = x.max(axis=dim, keepdims=True) if largest else x.min(axis=dim, keepdims=True)
         self.y_kept = y
@@ -92,6 +93,8 @@ def arg_extreme(t, dim, keepdim, largest):
     """Index of the largest (smallest) element, flat or along ``dim``, as int64 (no gradient)."""
     op = "argmax" if largest else "argmin"
     keepdim = check.flag(keepdim, "keepdim", op)
+    if t.dtype.kind == "b":
+        raise TypeError(f"{op}: input must not be a bool tensor")
     xp = t._xp
     f = xp.argmax if largest else xp.argmin
     if dim is None:

@@ -143,6 +143,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     floor(in * scale_factor)). ``mode``: 'nearest' (3-, 4- or 5-D) or 'bilinear' (4-D);
     ``align_corners`` (bilinear only, default False) maps the corner pixels' centres onto each other.
     ``recompute_scale_factor=True`` uses in/out instead of 1/scale_factor in the coordinate map.
+    'nearest' also resizes integer label maps (PyTorch refuses int64 there; a segmentation mask needs it).
     Formulas: see the module docstring.
     """
     if not isinstance(input, Tensor):
@@ -161,6 +162,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     if mode == "bilinear" and input.dtype.kind != "f":
         raise TypeError(f"interpolate: bilinear needs a floating-point input, got {input.dtype}")
+    if input.dtype.kind == "b":
+        raise TypeError("interpolate: input must be floating point (or integer labels for 'nearest'), got bool")
     spatial = input.shape[2:]
     n = len(spatial)
     if size is not None:

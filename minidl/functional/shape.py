@@ -366,9 +366,12 @@ def pad(x, pad, mode="constant", value=0.0):
                 f"pad: mode {mode!r} pads the spatial dimensions of a (C, *) or (N, C, *) input, 1 to 3 of "
                 f"them: {padded} with a {x.ndim}-D input is not supported (pad {pad})"
             )
-        for axis, (lo, hi) in enumerate(widths):
-            if (lo or hi) and x.shape[axis] == 0:
-                raise ValueError(f"pad: mode {mode!r} cannot pad an empty dimension (input shape {_fmt(x.shape)})")
+        if x.dtype.kind == "b":
+            raise TypeError(f"pad: mode {mode!r} does not support a bool input")
+        batched = padded == x.ndim - 2
+        if 0 in x.shape[1 if batched else 0:]:
+            raise ValueError(f"pad: mode {mode!r} needs non-empty dimensions (all but the batch), "
+                             f"got input shape {_fmt(x.shape)}")
     if mode == "reflect":
         for axis, (lo, hi) in enumerate(widths):
             if max(lo, hi) >= x.shape[axis] and (lo or hi):

@@ -139,8 +139,12 @@ def size(value, op, name="size", infer=False):
     return shape
 
 
+INT32_MAX = 2 ** 31 - 1  # the GPU kernels take sizes and window geometry as 32-bit ints, as PyTorch's do
+
+
 def pair(value, name, op, minimum=None):
-    """An int or a pair of ints as ``(h, w)``, as PyTorch's ``_pair`` (a 1-element sequence repeats)."""
+    """An int or a pair of ints as ``(h, w)``, as PyTorch's ``_pair`` (a 1-element sequence repeats);
+    each must fit in a 32-bit int."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(items) == 1:
         items = items * 2
@@ -148,6 +152,8 @@ def pair(value, name, op, minimum=None):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     if minimum is not None and min(items) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    if max(items) > INT32_MAX:
+        raise ValueError(f"{op}: {name} {value!r} does not fit in a 32-bit int")
     return tuple(int(v) for v in items)
 
 
