@@ -7,6 +7,7 @@ where the formula, its gradient and the remaining argument checks live. (``cat``
 and ``where`` come from ``minidl.functional``; the constructors from ``minidl/creation.py``.)
 """
 from . import functional as F
+from .functional import shape as shape_ops
 from .functional import validation as check
 from .tensor import Tensor
 
@@ -139,7 +140,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return F.flatten(input, start_dim, end_dim)
 
 
-def squeeze(input, dim=None):
+def squeeze(input, dim=shape_ops.ALL_DIMS):
     return F.squeeze(input, dim)
 
 

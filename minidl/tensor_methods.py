@@ -241,7 +241,8 @@ class ReductionShapeMethods:
     def flatten(self, start_dim=0, end_dim=-1):
         return shape_ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim="all"):
+        """Drop dimension ``dim`` if its size is 1 (by default every size-1 dimension)."""
         return shape_ops.squeeze(self, dim)
 
     def unsqueeze(self, dim):

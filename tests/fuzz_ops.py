@@ -583,7 +583,7 @@ def classify(name, draw, compare, torch):
 # the tensor arguments of the ops: an error about one of them names a real problem of the call even
 # when a bad hyperparameter was drawn as well
 TENSOR_ARGUMENTS = ("input", "weight", "bias", "target", "other", "tensors", "running_mean", "running_var", "src",
-                    "self", "condition", "shape", "channels", "features", "dtype", "empty", "size")
+                    "self", "condition", "shape", "channels", "features", "dtype", "empty")
 
 
 def names_an_argument(message, suspects):

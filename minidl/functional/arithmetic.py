@@ -151,7 +151,9 @@ class Mul(_Binary):
     """z = a * b;  dz/da = b, dz/db = a."""
 
     def compute(self, a, b):
-        self.a, self.b = a, b
+        # keep only what a needed gradient reads (x * 2.0 keeps nothing of x, as in PyTorch)
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b if self.needs_input_grad[0] else None
         return a * b
 
     def backward(self, g):
@@ -165,7 +167,8 @@ class Div(_Binary):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b^2."""
 
     def compute(self, a, b):
-        self.a, self.b = a, b
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b
         return a / b
 
     def backward(self, g):

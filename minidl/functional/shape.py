@@ -72,9 +72,13 @@ def flatten(x, start_dim=0, end_dim=-1):
     return x.reshape(shape)
 
 
-def squeeze(x, dim=None):
+ALL_DIMS = "all"  # squeeze's default: every size-1 dimension (an explicit None is refused, as in PyTorch)
+
+
+def squeeze(x, dim=ALL_DIMS):
+    """Drop dimension ``dim`` if its size is 1 (by default every size-1 dimension)."""
     check.tensor(x, "input", "squeeze")
-    if dim is None:
+    if isinstance(dim, str) and dim == ALL_DIMS:
         return x.reshape(tuple(n for n in x.shape if n != 1))
     d = normalize_dim(dim, x.ndim, "squeeze")
     if x.ndim == 0 or x.shape[d] != 1:
