@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import DEFAULT_DTYPE, Tensor, _fmt
+from .promotion import as_operand, check_broadcast, result_dtype
 from .validation import is_number
 
 
@@ -28,62 +29,6 @@ def reduce_to_shape(grad, shape, dtype=None):
     return grad
 
 
-def _category(dtype):
-    return {"b": 0, "i": 1, "u": 1, "f": 2}.get(dtype.kind, 3)
-
-
-def _result_dtype(a, b):
-    """PyTorch's promotion between two arrays: a float meets an int -> the float; else NumPy's rule.
-
-    A 0-d operand (a 0-d tensor, or a Python number made into one) decides only when its category
-    (bool < integer < float) is higher than the other's: ``float32 (3,) + float64 0-d`` is float32,
-    ``int64 (3,) + float64 0-d`` is float64, as in PyTorch.
-    """
-    if (a.ndim == 0) != (b.ndim == 0):
-        shaped, zero_d = (b, a) if a.ndim == 0 else (a, b)
-        return zero_d.dtype if _category(zero_d.dtype) > _category(shaped.dtype) else shaped.dtype
-    fa, fb = a.dtype.kind == "f", b.dtype.kind == "f"
-    if fa and not fb:
-        return a.dtype
-    if fb and not fa:
-        return b.dtype
-    if a.dtype.kind == "b" and b.dtype.kind == "b":
-        return a.dtype
-    return np.result_type(a.dtype, b.dtype)
-
-
-def _scalar_array(value, like, op):
-    """A Python/NumPy scalar as an array on ``like``'s device, typed so it never upcasts ``like``."""
-    xp = backend.get_array_module(like.data)
-    kind = like.dtype.kind
-    if isinstance(value, (bool, np.bool_)):
-        dtype = like.dtype
-    elif isinstance(value, (int, np.integer)):
-        dtype = like.dtype if kind in "fiu" else np.dtype(np.int64)
-    elif isinstance(value, (float, np.floating)):
-        dtype = like.dtype if kind == "f" else DEFAULT_DTYPE
-    else:
-        raise TypeError(f"{op}: other must be a Tensor or a number, got {value!r}")
-    return Tensor._wrap(xp.asarray(value, dtype=dtype))
-
-
-def as_operand(a, b, op):
-    """Turn both operands of a binary op into tensors on one device, or raise a clear error."""
-    if not isinstance(a, Tensor):
-        a = _coerce(a, b, op)
-    if not isinstance(b, Tensor):
-        b = _coerce(b, a, op)
-    if a.device != b.device:
-        raise ValueError(f"{op}: tensors on different devices: {a.device} and {b.device}")
-    return a, b
-
-
-def _coerce(value, like, op):
-    if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
-        return Tensor(value)
-    return _scalar_array(value, like, op)
-
-
 def scaled(other, alpha, op):
     """alpha * other, for ``add``/``sub``'s ``alpha`` (a number)."""
     if not is_number(alpha):
@@ -91,21 +36,14 @@ def scaled(other, alpha, op):
     return other * alpha
 
 
-def _check_broadcast(a, b, op):
-    try:
-        return np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"{op}: shapes {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast") from None
-
-
 def binary(fn_class, a, b, op):
     python_bool = isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_))
     a, b = as_operand(a, b, op)
-    _check_broadcast(a, b, op)
-    if fn_class is Sub and (python_bool or bool_(a, b)):
+    check_broadcast(a, b, op)
+    if fn_class is Sub and (python_bool or a.dtype.kind == "b" or b.dtype.kind == "b"):
         raise TypeError("sub: subtraction with a bool tensor is not supported; to invert a mask use ~ "
                         "(or logical_xor for two masks)")
-    dtype = _result_dtype(a.data, b.data)
+    dtype = result_dtype(a.data, b.data)
     if fn_class is Div and dtype.kind != "f":
         dtype = DEFAULT_DTYPE  # true division of integers gives floats, as in PyTorch
     return fn_class.apply(a, b, dtype=dtype)
@@ -204,10 +142,6 @@ class PowScalar(Function):
 
     def backward(self, g):
         return g * (self.p * self.x ** (self.p - 1)).astype(g.dtype, copy=False)
-
-
-def bool_(*tensors):
-    return any(t.dtype.kind == "b" for t in tensors)
 
 
 def power(x, exponent):
@@ -340,7 +274,7 @@ class Clone(Function):
 
 def compare(a, b, op):
     a, b = as_operand(a, b, op)
-    _check_broadcast(a, b, op)
+    check_broadcast(a, b, op)
     fn = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
           "eq": "equal", "ne": "not_equal"}[op]
     return Tensor._wrap(getattr(backend.get_array_module(a.data), fn)(a.data, b.data))
@@ -405,7 +339,7 @@ def where(condition, x, y):
     except ValueError:
         raise ValueError(f"where: condition {_fmt(condition.shape)}, input {_fmt(x.shape)} and other "
                          f"{_fmt(y.shape)} do not broadcast") from None
-    return _Where.apply(x, y, cond=condition.data, dtype=_result_dtype(x.data, y.data))
+    return _Where.apply(x, y, cond=condition.data, dtype=result_dtype(x.data, y.data))
 
 
 class _Where(_Binary):

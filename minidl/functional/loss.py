@@ -83,6 +83,11 @@ class _ClassLoss(Function):
 
 class CrossEntropy(_ClassLoss):
     def forward(self, x, target, weight, ignore_index, reduction, label_smoothing, shape3):
+        # an inf logit gives NaN where PyTorch gives it (inf - inf), without NumPy's warning
+        with np.errstate(invalid="ignore"):
+            return self._forward(x, target, weight, ignore_index, reduction, label_smoothing, shape3)
+
+    def _forward(self, x, target, weight, ignore_index, reduction, label_smoothing, shape3):
         xp = backend.get_array_module(x)
         n, c, k = shape3
         x3 = x.reshape(shape3)
@@ -125,7 +130,8 @@ class NLLLoss(_ClassLoss):
         n, c, k = shape3
         self.in_shape, self.num_classes = x.shape, c
         x_t = self._targets(x.reshape(shape3), target.reshape(n, k), weight, ignore_index)
-        loss = backend.get_array_module(x).where(self.mask, -self.w_t * x_t, 0)  # ignored rows may hold NaN
+        with np.errstate(invalid="ignore"):  # ignored rows may hold NaN or inf: 0 * inf
+            loss = backend.get_array_module(x).where(self.mask, -self.w_t * x_t, 0)
         return self._reduce(loss.astype(x.dtype), reduction, target.shape)
 
     def backward(self, g):

@@ -215,11 +215,11 @@ class Concat(Function):
 
 
 def _same_dtype(tensors, op):
-    from .arithmetic import _result_dtype
+    from .promotion import result_dtype
 
     dtype = tensors[0].dtype
     for t in tensors[1:]:
-        dtype = _result_dtype(np.empty(0, dtype), np.empty(0, t.dtype))
+        dtype = result_dtype(np.empty(0, dtype), np.empty(0, t.dtype))
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
 
 
