@@ -148,8 +148,9 @@ class Function:
             fn.saved_versions = versions.saved_versions(fn, inputs, results)
         return tuple(results) if multiple else results[0]
 
-    # What backward needs besides what forward saved; ``_release`` keeps exactly these.
-    _GRAPH_ATTRIBUTES = frozenset({"inputs", "input_edges", "needs_input_grad", "_out_meta"})
+    # What backward needs besides what forward saved; ``_release`` keeps exactly these (and the
+    # version check does not look in them for saved arrays).
+    _GRAPH_ATTRIBUTES = frozenset({"inputs", "input_edges", "needs_input_grad", "_out_meta", "saved_versions"})
 
     def _release(self):
         """Drop what forward saved, so memory is returned as soon as backward is through.

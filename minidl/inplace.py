@@ -26,8 +26,10 @@ class Overwrite(Function):
         return (g * 0 if self.needs_input_grad[0] else None), grad_src
 
 
-def _check_writable(t, op, others):
+def _check_writable(t, op, recording):
     """Refuse the in-place writes PyTorch refuses, before anything is computed."""
+    if isinstance(t.data, np.ndarray) and not t.data.flags.writeable:
+        raise RuntimeError(f"{op}: the tensor is read-only (an expand() view); clone() it first")
     if not is_grad_enabled():
         return
     if t.requires_grad and t.is_leaf:
@@ -35,8 +37,7 @@ def _check_writable(t, op, others):
             f"{op}: a leaf tensor that requires grad cannot be modified in place while gradients are "
             "recorded; do it under minidl.no_grad() (as an optimizer step does) or use the out-of-place op"
         )
-    needs_history = t.requires_grad or any(getattr(o, "requires_grad", False) for o in others)
-    if needs_history and t._version_counter.shared:
+    if recording and t._version_counter.shared:
         raise RuntimeError(
             f"{op}: this tensor shares its memory with another tensor (a view such as reshape, permute, "
             "indexing or detach), and changing it in place while gradients are recorded would leave the "
@@ -51,12 +52,12 @@ def apply_inplace(t, op, compute, others=(), cast_any=False):
     of any dtype (``copy_``); otherwise it must be one that ``t`` can hold, as PyTorch's rule: no float
     into an integer tensor, nothing but bool into a bool tensor.
     """
-    _check_writable(t, op, others)
-    if isinstance(t.data, np.ndarray) and not t.data.flags.writeable:
-        raise RuntimeError(f"{op}: the tensor is read-only (an expand() view); clone() it first")
     recording = is_grad_enabled() and (
         t.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
+    _check_writable(t, op, recording)
     if recording:
+        # the twin runs on a copy of the old value, which it may keep for its backward: the write
+        # below cannot reach that copy
         before = type(t)._wrap(t.data.copy())
         before.requires_grad, before._ctx, before._out_index = t.requires_grad, t._ctx, t._out_index
         result = compute(before)

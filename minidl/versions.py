@@ -55,7 +55,9 @@ def is_array(value):
 
 def share_counter_if_view(out, inputs):
     """Give output tensor ``out`` the counter of the input whose memory it views, if any."""
-    owner = _owner(out.data)
+    owner = out.data.base
+    if owner is None:  # a fresh array (most op outputs): nothing to share
+        return
     for t in inputs:
         if t is not None and _owner(t.data) is owner:
             share_counter(out, t)
@@ -67,27 +69,40 @@ def share_counter(view, base):
     base._version_counter.shared = True
 
 
+def _kept_arrays(fn):
+    """The ids of the memory owners of the arrays ``fn``'s forward kept on ``self``, directly or in a
+    tuple or list (this runs for every recorded op, so it is kept to plain loops)."""
+    array_types = (np.ndarray,) if backend._cupy is None else (np.ndarray, backend._cupy.ndarray)
+    owners = set()
+    for name, value in vars(fn).items():
+        if isinstance(value, array_types):
+            owners.add(id(_owner(value)))
+        elif isinstance(value, (tuple, list)) and name not in fn._GRAPH_ATTRIBUTES:
+            for item in value:
+                if isinstance(item, array_types):
+                    owners.add(id(_owner(item)))
+    return owners
+
+
 def saved_versions(fn, inputs, outputs):
-    """(counter, version, description) for each input or output tensor whose array ``fn`` kept."""
-    tensors = [(f"input {i}", t) for i, t in enumerate(inputs) if t is not None]
-    tensors += [(f"output {k}", t) for k, t in enumerate(outputs)]
-    by_owner = {id(_owner(t.data)): (what, t) for what, t in tensors}
-    found = {}
-    for value in vars(fn).values():
-        for item in value if isinstance(value, (tuple, list)) else (value,):
-            if is_array(item) and id(_owner(item)) in by_owner:
-                what, t = by_owner[id(_owner(item))]
-                found[what] = (t._version_counter, t._version_counter.value,
-                               f"its {what}, of shape {tuple(t.shape)} and dtype {t.dtype}")
-    return tuple(found.values())
+    """(counter, version when saved, which tensor) for each input or output whose array ``fn`` kept."""
+    kept = _kept_arrays(fn)
+    if not kept:
+        return ()
+    found = []
+    for what, tensors in (("input", inputs), ("output", outputs)):
+        for i, t in enumerate(tensors):
+            if t is not None and id(_owner(t.data)) in kept:
+                found.append((t._version_counter, t._version_counter.value, (f"{what} {i}", t.shape, t.dtype)))
+    return tuple(found)
 
 
 def check_saved_versions(fn):
-    for counter, version, what in fn.saved_versions:
+    for counter, version, (what, shape, dtype) in fn.saved_versions:
         if counter.value != version:
             raise RuntimeError(
-                f"backward: a tensor that {type(fn).__name__} saved for its gradient ({what}) was "
-                f"modified by an in-place operation: it is at version {counter.value}, but was saved at "
-                f"version {version}. Use the out-of-place op (x = x + 1 instead of x.add_(1)) or clone() "
-                "the tensor before changing it"
+                f"backward: a tensor that {type(fn).__name__} saved for its gradient (its {what}, of shape "
+                f"{tuple(shape)} and dtype {dtype}) was modified by an in-place operation: it is at version "
+                f"{counter.value}, but was saved at version {version}. Use the out-of-place op (x = x + 1 "
+                "instead of x.add_(1)) or clone() the tensor before changing it"
             )

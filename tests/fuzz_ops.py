@@ -18,7 +18,9 @@ Every drawn call falls in one of these outcomes:
 The first three and ``unnamed`` should be 0. The same cases drive ``tests/test_op_arguments.py``.
 """
 import argparse
+import ast
 import collections
+import functools
 import math
 import os
 import random
@@ -514,7 +516,16 @@ def is_clean(exc):
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames or not os.path.abspath(frames[-1].filename).startswith(MINIDL_DIR):
         return False
-    return (frames[-1].line or "").lstrip().startswith("raise")
+    return frames[-1].lineno in _raise_lines(frames[-1].filename)
+
+
+@functools.lru_cache(maxsize=None)
+def _raise_lines(filename):
+    """Every line number that belongs to a ``raise`` statement of a source file (one may span lines)."""
+    with open(filename) as f:
+        tree = ast.parse(f.read())
+    return frozenset(n for node in ast.walk(tree) if isinstance(node, ast.Raise)
+                     for n in range(node.lineno, node.end_lineno + 1))
 
 
 def as_numpy_list(result):
