@@ -18,7 +18,9 @@ How: every tensor carries a ``VersionCounter``, shared by tensors that share mem
 hands an input's counter to an output that is a view of it). Each in-place write adds one. When
 ``Function.apply`` records an op, it looks at what ``forward`` kept on ``self``: an array that is an
 input's or an output's array (or a view of it) is a saved tensor, and its counter and current value
-are noted. Before the op's backward runs, ``check_saved_versions`` compares them.
+are noted. Before the op's backward runs, ``check_saved_versions`` compares them. Writes straight into
+``.data`` (the optimizers' updates, ``nn.init``, ``load_state_dict``) bypass the counter, as writes
+through PyTorch's ``.data`` do.
 
 Why this way: ``forward`` works on raw arrays and saves them under any names, so the op cannot tell
 which tensors it saved; looking for the arrays it kept finds exactly those and needs no declaration in
