@@ -182,4 +182,6 @@ def _check_broadcast_into(shape, target, op, name):
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"{op}: {name} of shape {tuple(shape)} does not broadcast to the tensor's shape {tuple(target)}")
+        raise ValueError(
+            f"{op}: {name} of shape {tuple(shape)} does not broadcast to the tensor's shape {tuple(target)}"
+        )

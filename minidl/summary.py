@@ -172,7 +172,8 @@ def summary(model, input_size, device=None, dtype=float32):
     batch, e.g. (8, 3, 224, 224) (as torchinfo takes it). A sample's size is recognised from the first
     layer: 3 entries for a model that starts with an image layer (Conv2d, pooling, BatchNorm2d, ...), 1 for
     one that starts with Linear; a batch of 1 is then put in front, and the table shows it. MACs are for
-    the whole batch (per image with batch 1) and count convolutions and linear layers only: Conv2d out_elements * in_channels/groups * kh * kw,
+    the whole batch (per image with batch 1) and count convolutions and linear layers only:
+    Conv2d out_elements * in_channels/groups * kh * kw,
     ConvTranspose2d in_elements * out_channels/groups * kh * kw, Linear out_elements * in_features; bias,
     activations, pooling and normalisation add nothing. A module run twice gets two rows (its MACs count
     twice), its parameters only on the first. The totals of parameters are over ``model.parameters()``.

@@ -90,15 +90,15 @@ class ArithmeticMethods:
         return arithmetic.compare(self, other, "ne")
 
     def __invert__(self):
-        if self.dtype != bool_:
-            raise TypeError(f"~ needs a bool tensor, got {self.dtype}")
+        if self.dtype.kind not in "biu":
+            raise TypeError(f"~ needs a bool or integer tensor, got {self.dtype}")
         return type(self)._wrap(~self.data)
 
     def __and__(self, other):
-        return type(self)._wrap(self.data & arithmetic.as_operand(self, other, "and")[1].data)
+        return arithmetic.bitwise(self, other, "and")
 
     def __or__(self, other):
-        return type(self)._wrap(self.data | arithmetic.as_operand(self, other, "or")[1].data)
+        return arithmetic.bitwise(self, other, "or")
 
     def add(self, other, *, alpha=1):
         """self + alpha * other."""
@@ -186,7 +186,8 @@ class ReductionShapeMethods:
         dim, keepdim = reduction.resolve_dim_args(self, dim, keepdim, None, None, "var")
         centred = self - self.mean(dim, keepdim=True)
         n = self.numel() if dim is None else int(np.prod([self.shape[d] for d in dim]))
-        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - (1 if unbiased else 0), 1)
+        # one value has no unbiased variance, no values none at all: 0 / 0 = NaN, as PyTorch gives
+        return (centred * centred).sum(dim, keepdim=keepdim) / max(n - 1 if unbiased else n, 0)
 
     def amax(self, dim=None, keepdim=False):
         dim, keepdim = reduction.resolve_dim_args(self, dim, keepdim, None, None, "amax")
@@ -250,7 +251,8 @@ class ReductionShapeMethods:
 
     def transpose(self, dim0, dim1):
         order = list(range(self.ndim))
-        d0, d1 = shape_ops.normalize_dim(dim0, self.ndim, "transpose"), shape_ops.normalize_dim(dim1, self.ndim, "transpose")
+        d0 = shape_ops.normalize_dim(dim0, self.ndim, "transpose", "dim0")
+        d1 = shape_ops.normalize_dim(dim1, self.ndim, "transpose", "dim1")
         if self.ndim == 0:
             return self
         order[d0], order[d1] = order[d1], order[d0]

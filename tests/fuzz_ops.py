@@ -21,7 +21,6 @@ import argparse
 import ast
 import collections
 import functools
-import math
 import os
 import random
 import sys
@@ -269,7 +268,8 @@ def _interpolate(d):
     x = d.image(rank=d.choice([3, 4, 4, 5]), dtype=d.choice(["float32", "float64"]), p_odd=0)
     use_size = d.choice([True, False])
     size = d.arg("size", [1, 2, 5, (3, 4)], BAD_INT) if use_size else None
-    sf = None if use_size else d.arg("scale_factor", [0.5, 2, 1.5, 3.0], [0, -1.0, float("nan"), float("inf"), 1e10, "2", (2, 2, 2)])
+    bad_scales = [0, -1.0, float("nan"), float("inf"), 1e10, "2", (2, 2, 2)]
+    sf = None if use_size else d.arg("scale_factor", [0.5, 2, 1.5, 3.0], bad_scales)
     ac = d.choice([None, True, False]) if mode == "bilinear" else None
     return lambda m: m.nn.functional.interpolate(x, size, sf, mode, ac)
 
@@ -277,7 +277,8 @@ def _interpolate(d):
 @case("pad")
 def _pad(d):
     x = d.tensor()
-    pad = d.arg("pad", [(1, 1), (0, 1), (1, 0, 2, 1), (2, 2)], [(1,), (-1, 0), (1.5, 1), 1, None, (1, 1, 1, 1, 1, 1, 1, 1, 1, 1)])
+    pad = d.arg("pad", [(1, 1), (0, 1), (1, 0, 2, 1), (2, 2)],
+                [(1,), (-1, 0), (1.5, 1), 1, None, (1,) * 10])
     mode = d.arg("mode", ["constant", "constant", "reflect", "replicate"], ["wrap", None])
     return lambda m: m.nn.functional.pad(x, pad, mode)
 
@@ -292,29 +293,35 @@ def _reductions(d):
         dim = 0
     if dim is None and name in ("max", "min"):
         return lambda m: getattr(m, name)(x)
+    if d.rng.random() < 0.15:
+        return lambda m: m.Tensor.var(x, dim=dim, keepdim=keepdim)
     return lambda m: getattr(m, name)(x, dim=dim, keepdim=keepdim)
 
 
 @case("elementwise")
 def _elementwise(d):
-    name = d.choice(["add", "sub", "mul", "div", "pow", "matmul", "where"])
+    name = d.choice(["add", "sub", "mul", "div", "pow", "matmul", "where", "__and__", "__or__"])
     a = d.tensor(p_odd=0.3)
     b = d.choice([d.tensor(p_odd=0.3), d.tensor(a.shape, p_odd=0.3), d.tensor((), p_odd=0.5),
                   2, 2.5, True, -1, d.arg("exponent" if name == "pow" else "other", [1], ["x", None, [1, 2], 1j])])
     if name == "where":
         cond = d.tensor(a.shape, "bool")
         return lambda m: m.where(cond, a, b)
+    if name.startswith("__"):
+        return lambda m: getattr(m.Tensor, name)(a, b)
     return lambda m: getattr(m, name)(a, b)
 
 
 @case("unary")
 def _unary(d):
-    name = d.choice(["exp", "log", "sqrt", "abs", "neg", "clamp", "t", "relu", "sigmoid", "tanh"])
+    name = d.choice(["exp", "log", "sqrt", "abs", "neg", "clamp", "t", "relu", "sigmoid", "tanh", "__invert__"])
     x = d.tensor(p_odd=0.3)
     if name == "clamp":
         lo = d.arg("min", [None, -0.5, 0], ["a", 1j])
         hi = d.arg("max", [0.5, 1, None], ["a", 1j])
         return lambda m: m.clamp(x, lo, hi)
+    if name == "__invert__":
+        return lambda m: m.Tensor.__invert__(x)
     return lambda m: getattr(m, name)(x)
 
 
@@ -493,7 +500,10 @@ class TorchModule:
         for p in self._path + (name,):
             target = getattr(target, p)
         if callable(target) and not isinstance(target, (type(self._torch), type)):
-            return lambda *a, **k: target(*to_torch(self._torch, a), **{n: to_torch(self._torch, v) for n, v in k.items()})
+            def call(*args, **kwargs):
+                kwargs = {n: to_torch(self._torch, v) for n, v in kwargs.items()}
+                return target(*to_torch(self._torch, args), **kwargs)
+            return call
         return TorchModule(self._torch, self._path + (name,))
 
 

@@ -12,7 +12,9 @@ Average pooling over such bins is separable and linear: ``y = P_h x P_w^T`` with
 1 / (end(i) - start(i)) inside bin i, so it is two matrix products on either device, and so is its
 backward ``P_h^T g P_w``. A product would spread a NaN or inf to every bin (0 * NaN is NaN), so when the
 input holds any, they are left out of the product and put back into the bins that contain them, as
-a direct mean over the bin gives (NaN; +-inf; NaN for +inf with -inf). Max pooling records the argmax per bin; on the GPU it is a hand-written
+a direct mean over the bin gives (NaN; +-inf; NaN for +inf with -inf).
+
+Max pooling records the argmax per bin; on the GPU it is a hand-written
 kernel (``kernels/adaptive_max_pool2d.cu``), gather-style in the backward as ``max_pool2d``.
 """
 import numpy as np

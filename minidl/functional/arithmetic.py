@@ -272,6 +272,18 @@ class Clone(Function):
         return g
 
 
+def bitwise(a, b, op):
+    """a & b, a | b on bool (logical) or integer (bitwise) tensors; no gradient."""
+    a, b = as_operand(a, b, op)
+    check_broadcast(a, b, op)
+    for name, t in (("input", a), ("other", b)):
+        if t.dtype.kind not in "biu":
+            raise TypeError(f"{op}: {name} must be a bool or integer tensor, got {t.dtype}")
+    xp = backend.get_array_module(a.data)
+    f = xp.bitwise_and if op == "and" else xp.bitwise_or
+    return Tensor._wrap(f(a.data, b.data).astype(result_dtype(a.data, b.data), copy=False))
+
+
 def compare(a, b, op):
     a, b = as_operand(a, b, op)
     check_broadcast(a, b, op)

@@ -19,7 +19,6 @@ Backward in closed form. With batch statistics, mu and var depend on every x of 
 
 With running statistics they are constants and dL/dx = g * weight / sqrt(var + eps).
 """
-import numpy as np
 
 from .. import backend
 from ..autograd import Function
@@ -41,7 +40,11 @@ class BatchNorm(Function):
         xp = backend.get_array_module(x)
         axes = (0,) + tuple(range(2, x.ndim))
         count = x.size // x.shape[1]
-        if use_batch_stats:
+        if use_batch_stats and count == 0:
+            # an empty batch: nothing to normalise and no statistics to learn (PyTorch returns it empty)
+            mean = var = xp.zeros(x.shape[1], dtype=x.dtype)
+            xc, sq = x - 0, xp.empty_like(x)
+        elif use_batch_stats:
             mean = x.mean(axis=axes)
             xc = x - _per_channel(mean, x.ndim)
             sq = xc * xc
@@ -56,7 +59,8 @@ class BatchNorm(Function):
         invstd = 1 / xp.sqrt(var + eps)
         xc *= _per_channel(invstd, x.ndim)
         self.xhat, self.invstd, self.weight = xc, invstd, weight
-        self.batch_stats, self.count, self.axes = use_batch_stats, count, axes
+        # (max: an empty batch's gradient is empty, and must not divide by 0 on the way)
+        self.batch_stats, self.count, self.axes = use_batch_stats, max(count, 1), axes
         # the squares are no longer needed: their buffer becomes the output
         y = sq
         if weight is not None:
@@ -145,13 +149,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     momentum = check.number(momentum, "momentum", "batch_norm")
     eps = check.number(eps, "eps", "batch_norm", minimum=0.0)
     if training and eps == 0:
-        raise ValueError("batch_norm: eps must be positive in training, got 0.0 (a constant channel would divide 0 by 0)")
+        raise ValueError("batch_norm: eps must be positive in training, got 0.0 "
+                         "(a constant channel would divide 0 by 0)")
     if not training and (running_mean is None or running_var is None):
         missing = "running_mean" if running_mean is None else "running_var"
         raise ValueError(f"batch_norm: {missing} must be given in evaluation mode (training=False); "
                          "pass training=True to normalise with the batch's statistics")
     use_batch_stats = training
-    if use_batch_stats and input.numel() // max(channels, 1) <= 1:
+    if use_batch_stats and input.numel() // max(channels, 1) == 1:
         raise ValueError(
             f"batch_norm: Expected more than 1 value per channel when training, "
             f"got input size {input.shape}"
