@@ -130,8 +130,7 @@ class Function:
         record = is_grad_enabled() and any(fn.needs_input_grad)
         out = fn.forward(*arrays, **options)
         multiple = isinstance(out, tuple)
-        # NumPy turns 0-d results into scalars (np.float32(2.0)); a tensor always holds an array
-        outs = tuple(o if hasattr(o, "flags") else backend.np.asarray(o) for o in (out if multiple else (out,)))
+        outs = tuple(_as_array(o) for o in out) if multiple else (_as_array(out),)
         results = []
         for k, o in enumerate(outs):
             t = Tensor._wrap(o)
@@ -163,6 +162,11 @@ class Function:
             if name not in self._GRAPH_ATTRIBUTES:
                 delattr(self, name)
         self._freed = True
+
+
+def _as_array(value):
+    """NumPy turns 0-d results into scalars (np.float32(2.0)); a tensor always holds an array."""
+    return value if hasattr(value, "flags") else backend.np.asarray(value)
 
 
 def _is_float(array):
