@@ -1,5 +1,7 @@
 """Every demonstration of examples/ runs in its fast mode and shows its claim (see docs/lecture.md)."""
+import contextlib
 import importlib.util
+import io
 import math
 import os
 import sys
@@ -31,15 +33,35 @@ def run(name, tmp_path, *extra):
     return result
 
 
-def test_01_relu_first_layer_gradient_dwarfs_sigmoid(tmp_path, capsys):
-    r = run("01_activations", tmp_path)
+@pytest.fixture(scope="module")
+def demo01(tmp_path_factory):
+    """One fast run of demonstration 1 shared by its tests: (returned numbers, printed text)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = run("01_activations", tmp_path_factory.mktemp("demo01"))
+    return result, printed.getvalue()
+
+
+def test_01_relu_first_layer_gradient_dwarfs_sigmoid(demo01):
+    r, out = demo01
     for name in ("sigmoid", "tanh", "relu"):
         assert len(r["norms"][name]) == 20
         assert all(math.isfinite(v) and v > 0 for v in r["norms"][name])
     assert r["relu_over_sigmoid_first_layer"] >= 100
     # sigmoid's gradient shrinks on the way to the input: the vanishing gradient itself
     assert r["norms"]["sigmoid"][0] < 1e-3 * r["norms"]["sigmoid"][-1]
-    assert "first-layer gradient relative to sigmoid's" in capsys.readouterr().out
+    assert "first-layer gradient relative to sigmoid's" in out
+
+
+def test_01_relu_activations_are_sparse_and_every_activation_is_timed(demo01):
+    r, out = demo01
+    assert all(len(r["zeros"][n]) == 19 for n in ("sigmoid", "tanh", "relu"))
+    # ReLU zeroes about half of its inputs; sigmoid and tanh (almost) never output exactly 0
+    assert 0.3 < r["mean_zeros"]["relu"] < 0.7 and min(r["zeros"]["relu"]) > 0.2
+    assert r["mean_zeros"]["sigmoid"] < 0.01 and r["mean_zeros"]["tanh"] < 0.01
+    assert "cpu" in r["cost"] and "share of exact zeros" in out and "forward + backward" in out
+    for seconds in r["cost"]["cpu"].values():
+        assert 0 < seconds < 5
 
 
 def test_02_every_augmentation_changes_the_image_and_keeps_its_size(tmp_path):

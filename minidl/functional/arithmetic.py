@@ -339,19 +339,30 @@ def matmul(a, b):
 
 
 def where(condition, x, y):
-    """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice."""
-    if not isinstance(condition, Tensor) or condition.dtype.kind != "b":
-        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
-        raise TypeError(f"where: condition must be a bool tensor, got {got}")
+    """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice.
+
+    ``condition`` holds bools: a tensor on the operands' device, or plain flags (an array or a list),
+    which are data like an index array and go where the operands are.
+    """
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         raise TypeError("where: input or other must be a Tensor")
     x, y = as_operand(x, y, "where")
+    if isinstance(condition, Tensor):
+        if condition.device != x.device:
+            raise ValueError(f"where: condition is on {condition.device} but the operands are on {x.device}")
+        cond = condition.data
+    elif isinstance(condition, (list, tuple, np.ndarray)) or backend.is_gpu_array(condition):
+        cond = backend.to_device(condition, x.device)
+    else:
+        raise TypeError(f"where: condition must be a bool tensor (or array), got {type(condition).__name__}")
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
     try:
-        np.broadcast_shapes(condition.shape, x.shape, y.shape)
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
     except ValueError:
-        raise ValueError(f"where: condition {_fmt(condition.shape)}, input {_fmt(x.shape)} and other "
+        raise ValueError(f"where: condition {_fmt(cond.shape)}, input {_fmt(x.shape)} and other "
                          f"{_fmt(y.shape)} do not broadcast") from None
-    return _Where.apply(x, y, cond=condition.data, dtype=result_dtype(x.data, y.data))
+    return _Where.apply(x, y, cond=cond, dtype=result_dtype(x.data, y.data))
 
 
 class _Where(_Binary):
