@@ -140,3 +140,17 @@ def test_gradients_through_in_place_ops_match_pytorch():
     theirs = run(torch, lambda a: torch.tensor(a))
     for a, b in zip(mine, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.gpu
+def test_in_place_and_versions_on_the_gpu():
+    x = md.tensor([1.0, 2.0], device="cuda", requires_grad=True)
+    y = x.exp()
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="Exp saved"):
+        y.sum().backward()
+    z = md.zeros(2, 3, device="cuda")
+    z.reshape(6).add_(1)
+    assert z._version == 1 and float(z.sum()) == 6.0
+    z.copy_(md.tensor([1.0, 2.0, 3.0]))  # from the host
+    assert z.device == "cuda" and z.numpy().tolist() == [[1.0, 2.0, 3.0]] * 2
