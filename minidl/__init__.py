@@ -14,6 +14,7 @@ from .creation import (  # noqa: F401
 )
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402
+from .functional.winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402
 from . import optim  # noqa: F401,E402
 from .checkpoint import CheckpointError, load, save  # noqa: F401,E402

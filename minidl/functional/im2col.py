@@ -32,6 +32,11 @@ from .. import backend
 
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
+# the bytes of intermediate data (columns, transformed tiles) one chunk aims at: a few MiB stay in the
+# last-level cache between the copy that writes them and the GEMM that reads them (measured on a 2-core
+# x86 machine: 4-16 MiB chunks ran a 64-channel 3x3 convolution 1.3x faster than one 75 MiB chunk)
+CHUNK_BYTES = 8 * 2**20
+
 _budget = DEFAULT_IM2COL_BUDGET
 
 
@@ -75,9 +80,11 @@ def column_buffer(shape, dtype, xp=np):
 
 
 def batch_chunks(batch, bytes_per_sample, budget=None):
-    """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget."""
+    """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget and, below it,
+    the thread pool's ``CHUNK_BYTES`` (at least one sample each). They depend on the shapes only, never
+    on the thread count (see ``minidl.parallel``)."""
     budget = _budget if budget is None else budget
-    step = max(1, budget // max(1, bytes_per_sample))
+    step = max(1, min(budget, CHUNK_BYTES) // max(1, bytes_per_sample))
     return [(start, min(start + step, batch)) for start in range(0, batch, step)]
 
 

@@ -1,0 +1,243 @@
+"""Winograd convolution F(m x m, 3 x 3) for 3x3 stride-1 conv2d (Lavin and Gray, "Fast Algorithms for
+Convolutional Neural Networks", 2016), and the choice between it and im2col + GEMM.
+
+A 3x3 kernel g slid over a t x t input tile d (t = m + 2) gives an m x m output tile
+
+    Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A
+
+with the matrices below (⊙: elementwise product). Per output pixel it multiplies t^2 / m^2 times
+instead of 9 times: 16/4 = 4 (2.25x fewer) for F(2x2, 3x3), 36/16 = 2.25 (4x fewer) for F(4x4, 3x3).
+Over channels, the products U = G g G^T (per output and input channel) and V = B^T d B (per input
+channel and tile) meet in t^2 independent matrix products, one per position (ξ, ν) of the tile:
+
+    M[ξν, co, tile] = sum_c U[ξν, co, c] V[ξν, c, tile]          (a batched GEMM)
+
+and the output transform Y = A^T M A returns to pixels. On the CPU each 2-D transform is one GEMM with
+a Kronecker product (B^T d B flattened = (B^T ⊗ B^T) d flattened): tiles are cut out of the padded
+input by t^2 strided copies (an im2col with a t x t window and stride m), transformed, reduced, and
+transformed back, a chunk of the batch at a time in the thread pool (``minidl.parallel``).
+
+Gradients (all with the same three matrices):
+- input: conv2d's input gradient is itself a 3x3 stride-1 correlation, of the output gradient with the
+  weights flipped and their channels swapped, padded 2 - p; it runs through the same forward.
+- weight: the adjoint of the forward's transforms. dM = A dY A^T on output-gradient tiles, dU[ξν] =
+  sum over tiles of dM[ξν] V[ξν]^T (a batched GEMM with the tiles as the inner dimension), dg = G^T dU G.
+
+Accuracy (measured by ``tests/test_winograd.py::test_float32_error``, a 64->64 channel 16x16 input,
+N(0, 1) data and He-scaled weights, max error relative to the largest output of a float64 reference):
+im2col 4e-7, winograd2 5e-7, winograd4 1.5e-6 (forward); the larger interpolation points of F(4x4)
+amplify float32 rounding. In float64 all three agree to 1e-12 (relative).
+
+Choosing: ``set_conv_algorithm('auto' | 'im2col' | 'winograd2' | 'winograd4')``. A forced Winograd
+applies to 3x3, stride 1, dilation 1 convolutions with padding at most 2 (else im2col runs); 'auto'
+takes F(4x4) where the measurements of ``bench/ops.py`` showed it faster (see ``choose``).
+"""
+import functools
+
+import numpy as np
+
+from .. import backend
+from ..parallel import run_chunks
+from .im2col import batch_chunks
+
+# F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
+# and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
+MATRICES = {
+    2: {
+        "BT": [[1, 0, -1, 0],
+               [0, 1, 1, 0],
+               [0, -1, 1, 0],
+               [0, 1, 0, -1]],
+        "G": [[1, 0, 0],
+              [1 / 2, 1 / 2, 1 / 2],
+              [1 / 2, -1 / 2, 1 / 2],
+              [0, 0, 1]],
+        "AT": [[1, 1, 1, 0],
+               [0, 1, -1, -1]],
+    },
+    4: {
+        "BT": [[4, 0, -5, 0, 1, 0],
+               [0, -4, -4, 1, 1, 0],
+               [0, 4, -4, -1, 1, 0],
+               [0, -2, -1, 2, 1, 0],
+               [0, 2, -1, -2, 1, 0],
+               [0, 4, 0, -5, 0, 1]],
+        "G": [[1 / 4, 0, 0],
+              [-1 / 6, -1 / 6, -1 / 6],
+              [-1 / 6, 1 / 6, -1 / 6],
+              [1 / 24, 1 / 12, 1 / 6],
+              [1 / 24, -1 / 12, 1 / 6],
+              [0, 0, 1]],
+        "AT": [[1, 1, 1, 1, 1, 0],
+               [0, 1, -1, 2, -2, 0],
+               [0, 1, 1, 4, 4, 0],
+               [0, 1, -1, 8, -8, 1]],
+    },
+}
+ALGORITHMS = {"im2col": 0, "winograd2": 2, "winograd4": 4}
+
+_algorithm = "auto"
+
+
+def set_conv_algorithm(name):
+    """How conv2d computes 3x3 stride-1 convolutions: 'auto' (the default: by shape, see ``choose``),
+    'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) wherever
+    they apply). Convolutions Winograd does not cover always use im2col."""
+    global _algorithm
+    if name != "auto" and name not in ALGORITHMS:
+        raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}; "
+                         f"got {name!r}")
+    _algorithm = name
+
+
+def get_conv_algorithm():
+    return _algorithm
+
+
+def applies(w_shape, geo):
+    """Winograd F(m x m, 3 x 3) covers 3x3 kernels at stride 1 and dilation 1, padding at most 2 per
+    side (the input gradient pads by 2 - p)."""
+    return (
+        tuple(w_shape[2:]) == (3, 3) and (geo.sh, geo.sw, geo.dh, geo.dw) == (1, 1, 1, 1)
+        and max(geo.pt, geo.pb, geo.pl, geo.pr) <= 2
+    )
+
+
+def choose(x_shape, w_shape, geo, groups, x):
+    """The tile size m to use (2 or 4), or 0 for im2col.
+
+    'auto' picks F(4x4, 3x3) on the CPU when the output is at least 8 x 8 and both channel counts per
+    group at least 16: there the reduction's GEMMs are big enough for OpenBLAS and the 4x fewer
+    multiplications win (64->64 @ 32x32: 2-3x faster than im2col for forward + backward; 256->256 @ 14:
+    1.5x). Thin channels (a network's first layer, 3 -> 64) and tiny maps (2 x 2) stay on im2col.
+    """
+    if _algorithm == "im2col" or not applies(w_shape, geo) or backend.is_gpu_array(x):
+        return 0
+    if _algorithm != "auto":
+        return ALGORITHMS[_algorithm]
+    c_in, c_out = x_shape[1] // groups, w_shape[0] // groups
+    if min(geo.oh, geo.ow) >= 8 and min(c_in, c_out) >= 16:
+        return 4
+    return 0
+
+
+@functools.lru_cache(maxsize=None)
+def transforms(m, dtype):
+    """(B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T) for F(m x m, 3 x 3) as ``dtype`` arrays: each maps a flattened
+    tile, kernel or transformed tile in one matrix product (shapes t^2 x t^2, t^2 x 9, m^2 x t^2)."""
+    mats = {k: np.array(v, dtype=np.float64) for k, v in MATRICES[m].items()}
+    return tuple(np.kron(mats[k], mats[k]).astype(dtype) for k in ("BT", "G", "AT"))
+
+
+def _tile_counts(out_size, m):
+    return tuple(-(-o // m) for o in out_size)
+
+
+def _input_tiles(x, pad_top_left, counts, m):
+    """D[(i, j), c, n, th, tw] = x_pad[n, c, th m + i, tw m + j], shape (t^2, C, N * TH * TW): the
+    overlapping t x t tiles, m apart, of x zero-padded by pad_top_left (and whatever the last tiles need)."""
+    n, c, h, w = x.shape
+    t = m + 2
+    (pt, pl), (th, tw) = pad_top_left, counts
+    padded = np.zeros((c, n, th * m + 2, tw * m + 2), dtype=x.dtype)
+    padded[:, :, pt:pt + h, pl:pl + w] = x.transpose(1, 0, 2, 3)
+    tiles = np.empty((t, t, c, n, th, tw), dtype=x.dtype)
+    for i in range(t):
+        for j in range(t):
+            tiles[i, j] = padded[:, :, i:i + m * (th - 1) + 1:m, j:j + m * (tw - 1) + 1:m]
+    return tiles.reshape(t * t, c, n * th * tw)
+
+
+def _transformed_input(x, pad_top_left, counts, m):
+    """V = B^T d B for every tile: (t^2, C, N * TH * TW)."""
+    kb = transforms(m, x.dtype)[0]
+    d = _input_tiles(x, pad_top_left, counts, m)
+    return np.matmul(kb, d.reshape(kb.shape[1], -1)).reshape(d.shape)
+
+
+def _transformed_weight(w, groups, m):
+    """U = G g G^T for every (output, input) channel pair: (t^2, groups, C_out / groups, C / groups)."""
+    kg = transforms(m, w.dtype)[1]
+    c_out, c_g = w.shape[:2]
+    u = np.matmul(kg, w.reshape(c_out * c_g, 9).T)
+    return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
+
+
+def _bytes_per_sample(channels, counts, m, itemsize):
+    """What one sample's tiles, transformed tiles and products hold (about 4 arrays of t^2 per tile)."""
+    return 4 * (m + 2) ** 2 * channels * counts[0] * counts[1] * itemsize
+
+
+def _forward(x, u, pad_top_left, out_size, groups, m):
+    """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size)."""
+    n, c = x.shape[:2]
+    t2, _, c_og, c_g = u.shape
+    c_out = c_og * groups
+    counts = _tile_counts(out_size, m)
+    ka = transforms(m, x.dtype)[2]
+    out = np.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
+
+    def work(a, b):
+        v = _transformed_input(x[a:b], pad_top_left, counts, m)
+        prod = np.matmul(u, v.reshape(t2, groups, c_g, -1))
+        y = np.matmul(ka, prod.reshape(t2, -1)).reshape(m, m, c_out, b - a, *counts)
+        for r in range(m):
+            rows = -(-(out_size[0] - r) // m)
+            for s in range(m):
+                cols = -(-(out_size[1] - s) // m)
+                out[a:b, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
+
+    chunks = batch_chunks(n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize))
+    run_chunks(work, chunks)
+    return out
+
+
+def correlate(x, w, geo, groups, m):
+    """conv2d without bias by F(m x m, 3 x 3): x (N, C, H, W), w (C_out, C / groups, 3, 3)."""
+    return _forward(x, _transformed_weight(w, groups, m), (geo.pt, geo.pl), (geo.oh, geo.ow), groups, m)
+
+
+def correlate_adjoint(y, w, geo, groups, m):
+    """conv2d's input gradient: y (N, C_out, OH, OW) correlated with the flipped, channel-swapped weights
+    (C, C_out / groups, 3, 3), padded by 2 - p, gives (N, C, H, W)."""
+    c_out, c_g = w.shape[:2]
+    flipped = w.reshape(groups, c_out // groups, c_g, 3, 3).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    flipped = flipped.reshape(groups * c_g, c_out // groups, 3, 3)
+    u = _transformed_weight(flipped, groups, m)
+    return _forward(y, u, (2 - geo.pt, 2 - geo.pl), (geo.h, geo.w), groups, m)
+
+
+def _output_tiles(y, counts, m):
+    """E[(r, s), (n, th, tw), co] = y[n, co, th m + r, tw m + s] (zero past the output's edge)."""
+    n, c_out, oh, ow = y.shape
+    full = oh % m == 0 and ow % m == 0
+    tiles = (np.empty if full else np.zeros)((m, m, n, counts[0], counts[1], c_out), dtype=y.dtype)
+    for r in range(m):
+        for s in range(m):
+            tiles[r, s, :, :-(-(oh - r) // m), :-(-(ow - s) // m)] = y[:, :, r::m, s::m].transpose(0, 2, 3, 1)
+    return tiles.reshape(m * m, -1)
+
+
+def correlate_weight_grad(x, y, geo, groups, m):
+    """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring)."""
+    n, c = x.shape[:2]
+    c_out = y.shape[1]
+    c_og, c_g = c_out // groups, c // groups
+    counts = _tile_counts((geo.oh, geo.ow), m)
+    kb, kg, ka = transforms(m, x.dtype)
+    t2 = kb.shape[0]
+
+    def work(a, b):
+        v = _transformed_input(x[a:b], (geo.pt, geo.pl), counts, m).reshape(t2, groups, c_g, -1)
+        dm = np.matmul(ka.T, _output_tiles(y[a:b], counts, m)).reshape(t2, -1, groups, c_og)
+        return np.matmul(v, dm.transpose(0, 2, 1, 3))
+
+    chunks = batch_chunks(n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize))
+    parts = run_chunks(work, chunks)
+    if not parts:
+        return np.zeros((c_out, c_g, 3, 3), dtype=x.dtype)
+    du = parts[0]
+    for part in parts[1:]:
+        du += part
+    dw = np.matmul(kg.T, du.reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+    return np.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).reshape(c_out, c_g, 3, 3)
