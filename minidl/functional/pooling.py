@@ -6,7 +6,8 @@ pooling, VGG's 2x2 stride-2 max pooling between its stages, ResNet's 3x3 stride-
 conv1, GoogLeNet's 3x3 stride-1 max pooling branch of the Inception module.
 
 On the CPU the window is walked one kernel offset (kh x kw) at a time over strided slices of the
-padded input. On the GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``,
+padded input, chunks of the batch at a time in the thread pool (``minidl.parallel``); the max-pooling
+backward gathers per tap instead of scattering per output (see ``MaxPool2d``). On the GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``,
 ``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
 backward, which gathers the gradients of the windows covering it, so no atomics are needed and
 results are the same run to run.
@@ -16,7 +17,9 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
-from .pooling_common import ArgmaxPool, as_batched, check_input, max_over_taps, window_geometry
+from ..parallel import run_chunks
+from .im2col import batch_chunks
+from .pooling_common import ArgmaxPool, as_batched, check_input, scan_taps, tap_dtype, window_geometry
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
@@ -57,36 +60,87 @@ def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
     return tuple(np.int32(v) for v in values)
 
 
-def _max_pool_cpu(x4, out, kernel, stride, padding, dilation):
-    """(maximum, argmax) of every window, walking the window one kernel offset at a time over
-    strided slices of the input padded with -inf."""
-    H, W = x4.shape[2:]
-    padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
-    rows = np.arange(out[0]) * stride[0] - padding[0]
-    cols = np.arange(out[1]) * stride[1] - padding[1]
-
-    taps = [
+def _tap_views(padded, kernel, stride, dilation, out):
+    """The (N, C, OH, OW) strided view of ``padded`` read by each kernel offset, in row-major order."""
+    return [
         padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
                _window_slice(j * dilation[1], stride[1], out[1])]
         for i in range(kernel[0]) for j in range(kernel[1])
     ]
 
-    def flat_of(tap):
-        i, j = np.divmod(tap, kernel[1])
-        return (rows[:, None] + i * dilation[0]) * W + cols[None, :] + j * dilation[1]
 
-    first_row = _first_inside(rows, kernel[0], dilation[0], H)
-    first_col = _first_inside(cols, kernel[1], dilation[1], W)
-    first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
-                            first_row[:, None] * W + first_col[None, :], -1)
-    return max_over_taps(taps, flat_of, first_inside)
+def _first_tap(in_size, out, kernel, stride, padding, dilation):
+    """(OH, OW): the tap number of each window's first element inside the input, -1 if none."""
+    firsts = []
+    for n, o, k, s, p, d in zip(in_size, out, kernel, stride, padding, dilation):
+        starts = np.arange(o) * s - p
+        pos = _first_inside(starts, k, d, n)
+        firsts.append(np.where(pos >= 0, (pos - starts) // d, -1))
+    rows, cols = firsts
+    return np.where((rows[:, None] >= 0) & (cols[None, :] >= 0), rows[:, None] * kernel[1] + cols[None, :], -1)
+
+
+def _chunks(batch, bytes_per_sample):
+    return batch_chunks(batch, int(bytes_per_sample))
 
 
 class MaxPool2d(ArgmaxPool):
+    """Max pooling. On the CPU the forward scans the window's taps over strided views of the input
+    padded with -inf and keeps the winning tap's number (one byte per output); the backward gathers:
+    for each tap, the outputs it won add their gradient onto that tap's strided view of the input
+    gradient, in tap order (no scatter; the same sums for any thread count). Both run over batch
+    chunks in the thread pool."""
+
     kernel = "max_pool2d"
 
+    def _window(self):
+        return tuple(self.window[k] for k in ("kernel", "stride", "padding", "dilation"))
+
     def forward_cpu(self, x4):
-        return _max_pool_cpu(x4, self.out, **self.window)
+        N, C, H, W = x4.shape
+        kernel, stride, padding, dilation = self._window()
+        y = np.empty((N, C) + self.out, dtype=x4.dtype)
+        self.which = np.empty(y.shape, dtype=tap_dtype(kernel[0] * kernel[1]))
+
+        def work(a, b):
+            padded = _padded(x4[a:b], kernel, stride, padding, dilation, self.out, -np.inf)
+            scan_taps(_tap_views(padded, kernel, stride, dilation, self.out), y[a:b], self.which[a:b])
+
+        run_chunks(work, _chunks(N, 2 * x4[0].nbytes))
+        stuck = y == -np.inf
+        if stuck.any():
+            # PyTorch points a window whose maximum is -inf at its first element inside the input
+            first = np.broadcast_to(_first_tap((H, W), self.out, kernel, stride, padding, dilation), y.shape)
+            np.copyto(self.which, first.astype(self.which.dtype), where=stuck)
+        return y, (self._flat_index(W) if self.return_indices else None)
+
+    def _flat_index(self, W):
+        """PyTorch's indices: the flat position h * W + w of each window's winning tap (-1 if none)."""
+        kernel, stride, padding, dilation = self._window()
+        i, j = np.divmod(self.which.astype(np.int64), kernel[1])
+        rows = (np.arange(self.out[0]) * stride[0] - padding[0])[:, None] + i * dilation[0]
+        cols = (np.arange(self.out[1]) * stride[1] - padding[1])[None, :] + j * dilation[1]
+        return np.where(self.which >= 0, rows * W + cols, -1)
+
+    def backward_cpu(self, g4, in_shape):
+        kernel, stride, padding, dilation = self._window()
+        H, W = in_shape[2:]
+        widths = _pad_widths((H, W), kernel, stride, padding, dilation, self.out)
+        padded_size = tuple(n + before + after for n, (before, after) in zip((H, W), widths))
+        gx = np.empty(in_shape, dtype=g4.dtype)
+
+        def work(a, b):
+            gpad = np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
+            won = np.empty(g4[a:b].shape, dtype=bool)
+            share = np.empty(g4[a:b].shape, dtype=g4.dtype)
+            for t, view in enumerate(_tap_views(gpad, kernel, stride, dilation, self.out)):
+                np.equal(self.which[a:b], t, out=won)
+                np.multiply(g4[a:b], won, out=share)
+                view += share
+            gx[a:b] = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+
+        run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
+        return gx
 
     def kernel_args(self, in_size):
         return _geometry_args(in_size, self.out, **self.window)
@@ -155,13 +209,18 @@ class AvgPool2d(Function):
         if backend.is_gpu_array(x4):
             y = self._launch("avg_pool2d_forward", x4, x4.shape[:2] + out)
         else:
-            padded = _padded(x4, kernel, stride, padding, (1, 1), out, 0)
-            y = np.zeros(x4.shape[:2] + out, dtype=x4.dtype)
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    y += padded[:, :, _window_slice(i, stride[0], out[0]),
-                                _window_slice(j, stride[1], out[1])]
-            y /= self._divisor(x4.shape[2:]).astype(x4.dtype)
+            y = np.empty(x4.shape[:2] + out, dtype=x4.dtype)
+            divisor = self._divisor(x4.shape[2:]).astype(x4.dtype)
+
+            def work(a, b):
+                padded = _padded(x4[a:b], kernel, stride, padding, (1, 1), out, 0)
+                taps = _tap_views(padded, kernel, stride, (1, 1), out)
+                y[a:b] = taps[0]
+                for tap in taps[1:]:
+                    y[a:b] += tap
+                y[a:b] /= divisor
+
+            run_chunks(work, _chunks(x4.shape[0], 2 * x4[0].nbytes))
         return y[0] if self.unbatched else y
 
     def _divisor(self, in_size):
@@ -188,16 +247,20 @@ class AvgPool2d(Function):
             gx = self._launch("avg_pool2d_backward", g4, in_shape)
         else:
             out, kernel, stride, padding = self.geometry
-            scaled = g4 / self._divisor(in_shape[2:]).astype(g4.dtype)
+            divisor = self._divisor(in_shape[2:]).astype(g4.dtype)
             widths = _pad_widths(in_shape[2:], kernel, stride, padding, (1, 1), out)
             padded_size = tuple(n + before + after for n, (before, after) in zip(in_shape[2:], widths))
-            gpad = np.zeros(in_shape[:2] + padded_size, dtype=g4.dtype)
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    gpad[:, :, _window_slice(i, stride[0], out[0]),
-                         _window_slice(j, stride[1], out[1])] += scaled
             H, W = in_shape[2:]
-            gx = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+            gx = np.empty(in_shape, dtype=g4.dtype)
+
+            def work(a, b):
+                scaled = g4[a:b] / divisor
+                gpad = np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
+                for view in _tap_views(gpad, kernel, stride, (1, 1), out):
+                    view += scaled
+                gx[a:b] = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+
+            run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
         return gx.reshape(self.x_shape)
 
 
