@@ -27,11 +27,10 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..parallel import run_chunks
 from ..tensor import Tensor
 from . import winograd
 from .im2col import (  # noqa: F401
-    Geometry, batch_chunks, col2im, column_buffer, get_im2col_budget, im2col, set_im2col_budget,
+    Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
 )
 from .winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401
 
@@ -43,11 +42,11 @@ def _grouped(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
-def _chunks(n, channels, geo, dtype):
-    """Batch chunks whose columns (channels * kh * kw * OH * OW per sample) fit the im2col budget and
-    the thread pool's chunk size (see ``minidl.parallel``)."""
-    per_sample = channels * geo.taps * geo.out_pixels * dtype.itemsize
-    return batch_chunks(n, per_sample)
+def _each_chunk(work, n, channels, geo, array):
+    """``work(a, b)`` over batch chunks whose columns (channels * kh * kw * OH * OW per sample) fit the
+    im2col budget and, on the CPU, the thread pool's chunk size (see ``minidl.parallel``)."""
+    per_sample = channels * geo.taps * geo.out_pixels * array.dtype.itemsize
+    return for_batch_chunks(work, n, per_sample, backend.get_array_module(array))
 
 
 def _columns(x, geo, groups, a, b):
@@ -119,8 +118,7 @@ def correlate(x, w, geo, groups):
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     out = xp.empty((n, w.shape[0], geo.oh, geo.ow), dtype=x.dtype)
-    run_chunks(lambda a, b: _product_into(out, _columns(x, geo, groups, a, b), w, groups, a, b),
-               _chunks(n, c, geo, x.dtype))
+    _each_chunk(lambda a, b: _product_into(out, _columns(x, geo, groups, a, b), w, groups, a, b), n, c, geo, x)
     return out
 
 
@@ -128,8 +126,8 @@ def correlate_weight_grad(x, y, geo, groups, w_shape):
     """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
-    parts = run_chunks(lambda a, b: _weight_grad_part(_columns(x, geo, groups, a, b), y, groups, a, b),
-                       _chunks(n, c, geo, x.dtype))
+    parts = _each_chunk(lambda a, b: _weight_grad_part(_columns(x, geo, groups, a, b), y, groups, a, b),
+                        n, c, geo, x)
     return _sum_weight_grad(parts, w_shape, xp, x.dtype)
 
 
@@ -148,7 +146,7 @@ def correlate_with_weight_grad(x, w, y, geo, groups):
         _product_into(out, cols, w, groups, a, b)
         return _weight_grad_part(cols, y, groups, a, b)
 
-    parts = run_chunks(work, _chunks(n, c, geo, x.dtype))
+    parts = _each_chunk(work, n, c, geo, x)
     return out, _sum_weight_grad(parts, w.shape, xp, x.dtype)
 
 
@@ -169,7 +167,7 @@ def correlate_adjoint(y, w, geo, groups, n, c):
         xp.matmul(wt, yt, out=cols)
         col2im(cols.reshape(c * geo.taps, (b - a) * geo.out_pixels), geo, b - a, c, out=x[a:b])
 
-    run_chunks(work, _chunks(n, c, geo, y.dtype))
+    _each_chunk(work, n, c, geo, y)
     return x
 
 

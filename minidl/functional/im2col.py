@@ -29,6 +29,7 @@ import threading
 import numpy as np
 
 from .. import backend
+from ..parallel import run_chunks
 
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
@@ -79,13 +80,21 @@ def column_buffer(shape, dtype, xp=np):
     return buffer[:nbytes].view(dtype).reshape(shape)
 
 
-def batch_chunks(batch, bytes_per_sample, budget=None):
-    """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget and, below it,
+def batch_chunks(batch, bytes_per_sample, budget=None, cpu=True):
+    """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget and, on the CPU,
     the thread pool's ``CHUNK_BYTES`` (at least one sample each). They depend on the shapes only, never
     on the thread count (see ``minidl.parallel``)."""
     budget = _budget if budget is None else budget
-    step = max(1, min(budget, CHUNK_BYTES) // max(1, bytes_per_sample))
+    step = max(1, (min(budget, CHUNK_BYTES) if cpu else budget) // max(1, bytes_per_sample))
     return [(start, min(start + step, batch)) for start in range(0, batch, step)]
+
+
+def for_batch_chunks(work, batch, bytes_per_sample, xp):
+    """``[work(a, b) for (a, b) in batch_chunks(...)]``: on the CPU in the thread pool, on the GPU in
+    order on the current stream (the device is already parallel; its chunks need only fit the budget)."""
+    if xp is np:
+        return run_chunks(work, batch_chunks(batch, bytes_per_sample))
+    return [work(a, b) for a, b in batch_chunks(batch, bytes_per_sample, cpu=False)]
 
 
 class Geometry:

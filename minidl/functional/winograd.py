@@ -37,8 +37,7 @@ import functools
 import numpy as np
 
 from .. import backend
-from ..parallel import run_chunks
-from .im2col import batch_chunks
+from .im2col import for_batch_chunks
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
 # and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
@@ -109,10 +108,16 @@ def choose(x_shape, w_shape, geo, groups, x):
     'auto' picks F(4x4, 3x3) on the CPU when the output is at least 8 x 8 and both channel counts per
     group at least 16: there the reduction's GEMMs are big enough for OpenBLAS and the 4x fewer
     multiplications win (64->64 @ 32x32: 2-3x faster than im2col for forward + backward; 256->256 @ 14:
-    1.5x). Thin channels (a network's first layer, 3 -> 64) and tiny maps (2 x 2) stay on im2col.
+    1.5x). Thin channels (a network's first layer, 3 -> 64) and tiny maps (2 x 2) stay on im2col. On the
+    GPU 'auto' keeps im2col (not measured there yet); a forced Winograd runs its ``.cu`` transforms
+    (float32 and float64).
     """
-    if _algorithm == "im2col" or not applies(w_shape, geo) or backend.is_gpu_array(x):
+    if _algorithm == "im2col" or not applies(w_shape, geo):
         return 0
+    if backend.is_gpu_array(x):
+        if _algorithm == "auto" or x.dtype not in (np.float32, np.float64):
+            return 0
+        return ALGORITHMS[_algorithm]
     if _algorithm != "auto":
         return ALGORITHMS[_algorithm]
     c_in, c_out = x_shape[1] // groups, w_shape[0] // groups
@@ -122,11 +127,22 @@ def choose(x_shape, w_shape, geo, groups, x):
 
 
 @functools.lru_cache(maxsize=None)
-def transforms(m, dtype):
-    """(B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T) for F(m x m, 3 x 3) as ``dtype`` arrays: each maps a flattened
-    tile, kernel or transformed tile in one matrix product (shapes t^2 x t^2, t^2 x 9, m^2 x t^2)."""
+def _kron(m, dtype):
     mats = {k: np.array(v, dtype=np.float64) for k, v in MATRICES[m].items()}
     return tuple(np.kron(mats[k], mats[k]).astype(dtype) for k in ("BT", "G", "AT"))
+
+
+def transforms(m, dtype, xp=np):
+    """(B^T ⊗ B^T, G ⊗ G, A^T ⊗ A^T) for F(m x m, 3 x 3) as ``dtype`` arrays of ``xp``: each maps a
+    flattened tile, kernel or transformed tile in one matrix product (t^2 x t^2, t^2 x 9, m^2 x t^2)."""
+    mats = _kron(m, np.dtype(dtype))
+    return mats if xp is np else _on_gpu(m, np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _on_gpu(m, dtype):
+    cp = backend.cupy_module()
+    return tuple(cp.asarray(k) for k in _kron(m, dtype))
 
 
 def _tile_counts(out_size, m):
@@ -149,17 +165,28 @@ def _input_tiles(x, pad_top_left, counts, m):
 
 
 def _transformed_input(x, pad_top_left, counts, m):
-    """V = B^T d B for every tile: (t^2, C, N * TH * TW)."""
-    kb = transforms(m, x.dtype)[0]
-    d = _input_tiles(x, pad_top_left, counts, m)
-    return np.matmul(kb, d.reshape(kb.shape[1], -1)).reshape(d.shape)
+    """V = B^T d B for every tile: (t^2, C, N * TH * TW). GPU: ``kernels/winograd_input.cu``."""
+    xp = backend.get_array_module(x)
+    kb = transforms(m, x.dtype, xp)[0]
+    if xp is np:
+        d = _input_tiles(x, pad_top_left, counts, m)
+        return np.matmul(kb, d.reshape(kb.shape[1], -1)).reshape(d.shape)
+    n, c, h, w = x.shape
+    v = xp.empty((kb.shape[0], c, n * counts[0] * counts[1]), dtype=x.dtype)
+    kernel = backend.load_kernel("winograd_input", "winograd_input", x.dtype)
+    i32 = np.int32
+    backend.launch(kernel, v.size, (xp.ascontiguousarray(x), kb, v, np.int64(v.size), i32(n), i32(c), i32(h),
+                                    i32(w), i32(pad_top_left[0]), i32(pad_top_left[1]), i32(counts[0]),
+                                    i32(counts[1]), i32(m)))
+    return v
 
 
 def _transformed_weight(w, groups, m):
     """U = G g G^T for every (output, input) channel pair: (t^2, groups, C_out / groups, C / groups)."""
-    kg = transforms(m, w.dtype)[1]
+    xp = backend.get_array_module(w)
+    kg = transforms(m, w.dtype, xp)[1]
     c_out, c_g = w.shape[:2]
-    u = np.matmul(kg, w.reshape(c_out * c_g, 9).T)
+    u = xp.matmul(kg, xp.ascontiguousarray(w).reshape(c_out * c_g, 9).T)
     return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
 
 
@@ -170,16 +197,25 @@ def _bytes_per_sample(channels, counts, m, itemsize):
 
 def _forward(x, u, pad_top_left, out_size, groups, m):
     """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size)."""
+    xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     t2, _, c_og, c_g = u.shape
     c_out = c_og * groups
     counts = _tile_counts(out_size, m)
-    ka = transforms(m, x.dtype)[2]
-    out = np.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
+    ka = transforms(m, x.dtype, xp)[2]
+    out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
 
     def work(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
-        prod = np.matmul(u, v.reshape(t2, groups, c_g, -1))
+        prod = xp.matmul(u, v.reshape(t2, groups, c_g, -1))
+        if xp is not np:
+            kernel = backend.load_kernel("winograd_output", "winograd_output", x.dtype)
+            i32 = np.int32
+            target = out[a:b]
+            backend.launch(kernel, target.size, (prod, ka, target, np.int64(target.size), i32(b - a), i32(c_out),
+                                                 i32(out_size[0]), i32(out_size[1]), i32(counts[0]),
+                                                 i32(counts[1]), i32(m)))
+            return
         y = np.matmul(ka, prod.reshape(t2, -1)).reshape(m, m, c_out, b - a, *counts)
         for r in range(m):
             rows = -(-(out_size[0] - r) // m)
@@ -187,8 +223,7 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
                 cols = -(-(out_size[1] - s) // m)
                 out[a:b, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
 
-    chunks = batch_chunks(n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize))
-    run_chunks(work, chunks)
+    for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     return out
 
 
@@ -218,26 +253,41 @@ def _output_tiles(y, counts, m):
     return tiles.reshape(m * m, -1)
 
 
+def _output_gradient_tiles(y, counts, m):
+    """dM = A dY A^T for every tile of the output gradient y: (t^2, N * TH * TW, C_out)."""
+    xp = backend.get_array_module(y)
+    ka = transforms(m, y.dtype, xp)[2]
+    if xp is np:
+        return np.matmul(ka.T, _output_tiles(y, counts, m)).reshape(ka.shape[1], -1, y.shape[1])
+    n, c_out, oh, ow = y.shape
+    dm = xp.empty((ka.shape[1], n * counts[0] * counts[1], c_out), dtype=y.dtype)
+    kernel = backend.load_kernel("winograd_grad_tiles", "winograd_grad_tiles", y.dtype)
+    i32 = np.int32
+    backend.launch(kernel, dm.size, (xp.ascontiguousarray(y), ka, dm, np.int64(dm.size), i32(n), i32(c_out),
+                                     i32(oh), i32(ow), i32(counts[0]), i32(counts[1]), i32(m)))
+    return dm
+
+
 def correlate_weight_grad(x, y, geo, groups, m):
     """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring)."""
+    xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     c_out = y.shape[1]
     c_og, c_g = c_out // groups, c // groups
     counts = _tile_counts((geo.oh, geo.ow), m)
-    kb, kg, ka = transforms(m, x.dtype)
-    t2 = kb.shape[0]
+    kg = transforms(m, x.dtype, xp)[1]
+    t2 = kg.shape[0]
 
     def work(a, b):
         v = _transformed_input(x[a:b], (geo.pt, geo.pl), counts, m).reshape(t2, groups, c_g, -1)
-        dm = np.matmul(ka.T, _output_tiles(y[a:b], counts, m)).reshape(t2, -1, groups, c_og)
-        return np.matmul(v, dm.transpose(0, 2, 1, 3))
+        dm = _output_gradient_tiles(y[a:b], counts, m).reshape(t2, -1, groups, c_og)
+        return xp.matmul(v, dm.transpose(0, 2, 1, 3))
 
-    chunks = batch_chunks(n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize))
-    parts = run_chunks(work, chunks)
+    parts = for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     if not parts:
-        return np.zeros((c_out, c_g, 3, 3), dtype=x.dtype)
+        return xp.zeros((c_out, c_g, 3, 3), dtype=x.dtype)
     du = parts[0]
     for part in parts[1:]:
         du += part
-    dw = np.matmul(kg.T, du.reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
-    return np.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).reshape(c_out, c_g, 3, 3)
+    dw = xp.matmul(kg.T, du.reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+    return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).reshape(c_out, c_g, 3, 3)
