@@ -95,3 +95,19 @@ def test_set_num_threads_is_what_get_returns(threads):
     assert minidl.get_num_threads() == 3
     with pytest.raises(ValueError, match="set_num_threads.*0"):
         minidl.set_num_threads(0)
+
+
+def test_batch_norm_bitwise_independent_of_thread_count(threads, small_chunks):
+    rng = np.random.default_rng(4)
+    x_data = (rng.standard_normal((6, 8, 12, 12)) * 3 + 5).astype(np.float32)
+    g_data = rng.standard_normal(x_data.shape).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        x = minidl.Tensor(x_data, requires_grad=True)
+        w = minidl.Tensor(np.linspace(0.5, 1.5, 8, dtype=np.float32), requires_grad=True)
+        out = F.batch_norm(x, None, None, w, None, training=True)
+        out.backward(minidl.Tensor(g_data))
+        results.append((out.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
