@@ -161,6 +161,8 @@ def run_cases(args, device, timer, torch_timer):
     ratios = {}
     print(f"{'op':36s} {'batch':>5s} {'output':>16s} {'minidl':>10s} {'torch':>10s} {'ratio':>7s}")
     for name, shape, params, op, options, own_batch in CASES:
+        if args.only and not any(word in name for word in args.only.split(",")):
+            continue
         batch = args.batch or (own_batch if device == "cpu" and own_batch else (64 if device == "cuda" else 8))
         if args.max_size:
             shape = shape[:1] + tuple(min(d, args.max_size) for d in shape[1:])
@@ -195,6 +197,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-size", type=int, default=None,
                         help="shrink every input to at most this height and width (a quick smoke run)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated words: run only the rows whose name contains one of them")
     parser.add_argument("--threads", default="both",
                         help="cpu: 'both' (each library's default threads, then both at one thread; the "
                              "default), 'default', or a number of threads for both libraries")

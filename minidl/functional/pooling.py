@@ -34,7 +34,10 @@ def _pad_widths(in_size, kernel, stride, padding, dilation, out):
 
 
 def _padded(x4, kernel, stride, padding, dilation, out, fill):
+    """x4 padded with ``fill`` as the windows need (x4 itself, not a copy, when they need none)."""
     widths = _pad_widths(x4.shape[2:], kernel, stride, padding, dilation, out)
+    if not any(before or after for before, after in widths):
+        return x4
     return np.pad(x4, ((0, 0), (0, 0), *widths), constant_values=fill)
 
 
@@ -127,17 +130,25 @@ class MaxPool2d(ArgmaxPool):
         H, W = in_shape[2:]
         widths = _pad_widths((H, W), kernel, stride, padding, dilation, self.out)
         padded_size = tuple(n + before + after for n, (before, after) in zip((H, W), widths))
-        gx = np.empty(in_shape, dtype=g4.dtype)
+        # windows that neither overlap nor leave the input (VGG's 2x2/2): each tap's view of the input
+        # gradient is disjoint from the others', so the taps write into it directly, no accumulation
+        disjoint = padded_size == (H, W) and all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+        covered = disjoint and all(o * s == n and s == k for o, s, k, n in zip(self.out, stride, kernel, (H, W)))
+        gx = (np.empty if covered else np.zeros)(in_shape, dtype=g4.dtype)
 
         def work(a, b):
-            gpad = np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
+            target = gx[a:b] if disjoint else np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
             won = np.empty(g4[a:b].shape, dtype=bool)
-            share = np.empty(g4[a:b].shape, dtype=g4.dtype)
-            for t, view in enumerate(_tap_views(gpad, kernel, stride, dilation, self.out)):
+            share = None if disjoint else np.empty(g4[a:b].shape, dtype=g4.dtype)
+            for t, view in enumerate(_tap_views(target, kernel, stride, dilation, self.out)):
                 np.equal(self.which[a:b], t, out=won)
-                np.multiply(g4[a:b], won, out=share)
-                view += share
-            gx[a:b] = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+                if disjoint:
+                    np.multiply(g4[a:b], won, out=view)
+                else:
+                    np.multiply(g4[a:b], won, out=share)
+                    view += share
+            if not disjoint:
+                gx[a:b] = target[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
 
         run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
         return gx
