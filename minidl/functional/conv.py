@@ -20,17 +20,27 @@ is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_
 
     OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
 
-The three products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad``) serve both
-ops; they work on chunks of the batch so that the column matrix stays within the im2col budget.
-"""
-import numpy as np
+The products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad`` and
+``correlate_with_weight_grad``, the last two from one set of columns) serve both ops; they work on
+chunks of the batch so that the column matrix stays within the im2col budget, on every core
+(``minidl.parallel``). In the code ``geo`` is a convolution's ``Geometry``; ``g`` above is a group.
 
+A 3x3 stride-1 conv2d may instead run Winograd's F(m x m, 3 x 3) (``winograd.py``): per t x t input
+tile d (t = m + 2) and kernel g,
+
+    Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A,
+
+its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
+flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
+algorithm in one place (``set_conv_algorithm``).
+"""
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
+    transposed,
 )
 from .winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401
 
@@ -80,23 +90,7 @@ def _sum_weight_grad(parts, w_shape, xp, dtype):
     total = parts[0]
     for part in parts[1:]:
         total += part
-    return _transposed(total).reshape(w_shape)
-
-
-def _transposed(a, rows=64):
-    """``a.swapaxes(-1, -2)`` as a new contiguous array, copied a band of ``rows`` rows at a time.
-
-    On the CPU a band's source rows stay in cache while they are written out as columns; NumPy's
-    one-shot transposed copy of a 4608 x 512 float32 matrix (a 3x3 512-channel weight) took 4x longer
-    (40 ms against 10 ms on a 2-core x86 machine).
-    """
-    xp = backend.get_array_module(a)
-    if xp is not np:
-        return xp.ascontiguousarray(a.swapaxes(-1, -2))
-    out = np.empty(a.shape[:-2] + (a.shape[-1], a.shape[-2]), dtype=a.dtype)
-    for start in range(0, a.shape[-2], rows):
-        out[..., start:start + rows] = a[..., start:start + rows, :].swapaxes(-1, -2)
-    return out
+    return transposed(total).reshape(w_shape)
 
 
 def _pointwise(x, w, groups, geo):

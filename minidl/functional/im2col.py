@@ -97,6 +97,22 @@ def for_batch_chunks(work, batch, bytes_per_sample, xp):
     return [work(a, b) for a, b in batch_chunks(batch, bytes_per_sample, cpu=False)]
 
 
+def transposed(a, rows=64):
+    """``a.swapaxes(-1, -2)`` as a new contiguous array, copied a band of ``rows`` rows at a time.
+
+    On the CPU a band's source rows stay in cache while they are written out as columns; NumPy's
+    one-shot transposed copy of a 4608 x 512 float32 matrix (a 3x3 512-channel weight) took 4x longer
+    (40 ms against 10 ms on a 2-core x86 machine).
+    """
+    xp = backend.get_array_module(a)
+    if xp is not np:
+        return xp.ascontiguousarray(a.swapaxes(-1, -2))
+    out = np.empty(a.shape[:-2] + (a.shape[-1], a.shape[-2]), dtype=a.dtype)
+    for start in range(0, a.shape[-2], rows):
+        out[..., start:start + rows] = a[..., start:start + rows, :].swapaxes(-1, -2)
+    return out
+
+
 class Geometry:
     """Where a convolution's windows sit: kernel, stride, padding (top, bottom, left, right), dilation,
     the input size (H, W) and the output size (OH, OW).
