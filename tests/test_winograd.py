@@ -109,6 +109,7 @@ def test_auto_choice_by_shape(algorithm):
     x = np.zeros(1)
     assert winograd.choose((32, 64, 32, 32), (64, 64, 3, 3), _geometry(size=32), 1, x) == 4
     assert winograd.choose((32, 3, 32, 32), (64, 3, 3, 3), _geometry(size=32), 1, x) == 0  # thin input
+    assert winograd.choose((32, 256, 4, 4), (256, 256, 3, 3), _geometry(size=4), 1, x) == 4
     assert winograd.choose((32, 512, 2, 2), (512, 512, 3, 3), _geometry(size=2), 1, x) == 0  # tiny map
     assert winograd.choose((32, 64, 32, 32), (64, 64, 3, 3), _geometry(stride=2, size=32), 1, x) == 0
 
