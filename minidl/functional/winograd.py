@@ -107,9 +107,9 @@ def choose(x_shape, w_shape, geo, groups, x):
 
     'auto' picks F(4x4, 3x3) on the CPU when the output is at least 4 x 4 and both channel counts per
     group at least 16. Measured (forward + backward, float32, one thread, 2-core x86, interleaved runs):
-    F(4x4) was the fastest of the three on every such shape of ResNet-18 and VGG-16 at 64x64 and of the
-    benchmark (batch 16-64, 16 to 256 channels, maps 4 to 64), 1.1-1.7x ahead of im2col (64 channels at
-    32x32: 1.7x) and up to 1.4x ahead of F(2x2); on 2 x 2 maps (512 channels) im2col was 2-3x faster than
+    F(4x4) was the fastest of the three, or within 10% of F(2x2), on every such shape of ResNet-18 and
+    VGG-16 at 64x64 and of the benchmark (batch 16-64, 16 to 256 channels, maps 4 to 64), 1.06-1.9x
+    ahead of im2col (64 channels at 32x32: 1.7x); on 2 x 2 maps (512 channels) im2col was 2-3x faster than
     either, and thin inputs (a network's 3-channel first layer) keep im2col. On the GPU 'auto' keeps
     im2col (not measured there yet); a forced Winograd runs its ``.cu`` transforms (float32, float64).
     """
