@@ -34,8 +34,10 @@ from ..parallel import run_chunks
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
 # the bytes of intermediate data (columns, transformed tiles) one chunk aims at: a few MiB stay in the
-# last-level cache between the copy that writes them and the GEMM that reads them (measured on a 2-core
-# x86 machine: 4-16 MiB chunks ran a 64-channel 3x3 convolution 1.3x faster than one 75 MiB chunk)
+# last-level cache between the copy that writes them and the GEMM that reads them, and a batch makes
+# several chunks for the thread pool to share (measured on a 2-core x86 machine, one thread, 3x3
+# convolution 64 -> 64 at 32x32, batch 32: im2col + GEMM 10-20% faster in 1-8 MiB chunks than in 32 MiB
+# ones; Winograd alike from 0.5 to 8 MiB)
 CHUNK_BYTES = 8 * 2**20
 
 _budget = DEFAULT_IM2COL_BUDGET
@@ -46,13 +48,13 @@ def set_im2col_budget(nbytes):
 
     The batch is split into chunks of ``max(1, nbytes // bytes_per_sample)`` samples, so a single
     sample whose columns exceed the budget is still processed (the budget cannot go below one sample).
-    It also frees this thread's cached column buffer, which may have grown to the old budget.
+    It also frees this thread's cached scratch buffers, which may have grown to the old budget.
     """
     global _budget
     if not isinstance(nbytes, (int, np.integer)) or isinstance(nbytes, bool) or nbytes < 1:
         raise ValueError(f"set_im2col_budget: expected a positive number of bytes, got {nbytes!r}")
     _budget = int(nbytes)
-    _workspace.buffer = None
+    _workspace.buffers = None
 
 
 def get_im2col_budget():
@@ -62,22 +64,38 @@ def get_im2col_budget():
 _workspace = threading.local()
 
 
-def column_buffer(shape, dtype, xp=np):
-    """An uninitialised array for a column matrix, valid until the next call in this thread.
+def scratch(name, shape, dtype, xp=np):
+    """An uninitialised array for intermediate data named ``name`` (columns, tiles, ...), valid until
+    the next request for the same name in this thread.
 
     On the CPU a fresh multi-megabyte array costs as much in page faults as filling it does, so the
-    columns of successive convolutions reuse one buffer per thread (grown to the largest chunk seen,
-    which the im2col budget bounds). CuPy's memory pool already recycles device memory.
+    intermediates of successive convolutions reuse one buffer per name and thread (grown to the largest
+    chunk seen, which the chunk size and the im2col budget bound). CuPy's memory pool already recycles
+    device memory.
     """
     if xp is not np:
         return xp.empty(shape, dtype=dtype)
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    buffer = getattr(_workspace, "buffer", None)
+    buffers = getattr(_workspace, "buffers", None)
+    if buffers is None:
+        buffers = _workspace.buffers = {}
+    buffer = buffers.get(name)
     if buffer is None or buffer.nbytes < nbytes:
-        buffer = np.empty(nbytes, dtype=np.uint8)
-        _workspace.buffer = buffer
+        buffer = buffers[name] = np.empty(nbytes, dtype=np.uint8)
     return buffer[:nbytes].view(dtype).reshape(shape)
+
+
+def column_buffer(shape, dtype, xp=np):
+    """The column matrix's ``scratch`` buffer: valid until the next call in this thread."""
+    return scratch("columns", shape, dtype, xp)
+
+
+def zeroed_scratch(name, shape, dtype):
+    """``scratch`` filled with zeros (CPU): a padded copy's border without fresh pages."""
+    buffer = scratch(name, shape, dtype)
+    buffer.fill(0)
+    return buffer
 
 
 def batch_chunks(batch, bytes_per_sample, budget=None, cpu=True):
@@ -170,7 +188,7 @@ def im2col(x, g):
     xt = x.transpose(1, 0, 2, 3)
     if g.pt or g.pb or g.pl or g.pr:
         hp, wp = g.padded_size()
-        padded = np.zeros((c, n, hp, wp), dtype=x.dtype)
+        padded = zeroed_scratch("padded", (c, n, hp, wp), x.dtype)
         padded[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = xt
         xt = padded
     cols = column_buffer((c, g.kh, g.kw, n, g.oh, g.ow), x.dtype)
@@ -187,7 +205,7 @@ def col2im(cols, g, n, c, out=None):
     if xp is not np:
         return _col2im_gpu(cols, g, n, c, out)
     hp, wp = g.padded_size()
-    acc = np.zeros((c, n, hp, wp), dtype=cols.dtype)
+    acc = zeroed_scratch("padded", (c, n, hp, wp), cols.dtype)
     cols6 = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
     for i in range(g.kh):
         for j in range(g.kw):

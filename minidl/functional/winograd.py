@@ -37,7 +37,7 @@ import functools
 import numpy as np
 
 from .. import backend
-from .im2col import for_batch_chunks
+from .im2col import for_batch_chunks, scratch, zeroed_scratch
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
 # and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
@@ -156,9 +156,9 @@ def _input_tiles(x, pad_top_left, counts, m):
     n, c, h, w = x.shape
     t = m + 2
     (pt, pl), (th, tw) = pad_top_left, counts
-    padded = np.zeros((c, n, th * m + 2, tw * m + 2), dtype=x.dtype)
+    padded = zeroed_scratch("padded", (c, n, th * m + 2, tw * m + 2), x.dtype)
     padded[:, :, pt:pt + h, pl:pl + w] = x.transpose(1, 0, 2, 3)
-    tiles = np.empty((t, t, c, n, th, tw), dtype=x.dtype)
+    tiles = scratch("tiles", (t, t, c, n, th, tw), x.dtype)
     for i in range(t):
         for j in range(t):
             tiles[i, j] = padded[:, :, i:i + m * (th - 1) + 1:m, j:j + m * (tw - 1) + 1:m]
@@ -171,7 +171,9 @@ def _transformed_input(x, pad_top_left, counts, m):
     kb = transforms(m, x.dtype, xp)[0]
     if xp is np:
         d = _input_tiles(x, pad_top_left, counts, m)
-        return np.matmul(kb, d.reshape(kb.shape[1], -1)).reshape(d.shape)
+        v = scratch("transformed", d.shape, x.dtype)
+        np.matmul(kb, d.reshape(kb.shape[1], -1), out=v.reshape(kb.shape[0], -1))
+        return v
     n, c, h, w = x.shape
     v = xp.empty((kb.shape[0], c, n * counts[0] * counts[1]), dtype=x.dtype)
     kernel = backend.load_kernel("winograd_input", "winograd_input", x.dtype)
@@ -208,7 +210,8 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
 
     def work(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
-        prod = xp.matmul(u, v.reshape(t2, groups, c_g, -1))
+        prod = scratch("products", (t2, groups, c_og, v.shape[2]), x.dtype, xp)
+        xp.matmul(u, v.reshape(t2, groups, c_g, -1), out=prod)
         if xp is not np:
             kernel = backend.load_kernel("winograd_output", "winograd_output", x.dtype)
             i32 = np.int32
@@ -217,7 +220,8 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
                                                  i32(out_size[0]), i32(out_size[1]), i32(counts[0]),
                                                  i32(counts[1]), i32(m)))
             return
-        y = np.matmul(ka, prod.reshape(t2, -1)).reshape(m, m, c_out, b - a, *counts)
+        y = scratch("untransformed", (m, m, c_out, b - a) + counts, x.dtype)
+        np.matmul(ka, prod.reshape(t2, -1), out=y.reshape(m * m, -1))
         for r in range(m):
             rows = -(-(out_size[0] - r) // m)
             for s in range(m):
@@ -246,8 +250,9 @@ def correlate_adjoint(y, w, geo, groups, m):
 def _output_tiles(y, counts, m):
     """E[(r, s), (n, th, tw), co] = y[n, co, th m + r, tw m + s] (zero past the output's edge)."""
     n, c_out, oh, ow = y.shape
+    shape = (m, m, n, counts[0], counts[1], c_out)
     full = oh % m == 0 and ow % m == 0
-    tiles = (np.empty if full else np.zeros)((m, m, n, counts[0], counts[1], c_out), dtype=y.dtype)
+    tiles = scratch("gradient tiles", shape, y.dtype) if full else zeroed_scratch("gradient tiles", shape, y.dtype)
     for r in range(m):
         for s in range(m):
             tiles[r, s, :, :-(-(oh - r) // m), :-(-(ow - s) // m)] = y[:, :, r::m, s::m].transpose(0, 2, 3, 1)
@@ -259,7 +264,9 @@ def _output_gradient_tiles(y, counts, m):
     xp = backend.get_array_module(y)
     ka = transforms(m, y.dtype, xp)[2]
     if xp is np:
-        return np.matmul(ka.T, _output_tiles(y, counts, m)).reshape(ka.shape[1], -1, y.shape[1])
+        dm = scratch("transformed gradient", (ka.shape[1], y.shape[0] * counts[0] * counts[1], y.shape[1]), y.dtype)
+        np.matmul(ka.T, _output_tiles(y, counts, m), out=dm.reshape(ka.shape[1], -1))
+        return dm
     n, c_out, oh, ow = y.shape
     dm = xp.empty((ka.shape[1], n * counts[0] * counts[1], c_out), dtype=y.dtype)
     kernel = backend.load_kernel("winograd_grad_tiles", "winograd_grad_tiles", y.dtype)
