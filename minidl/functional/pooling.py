@@ -15,11 +15,11 @@ results are the same run to run.
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
 from ..parallel import run_chunks
-from .im2col import batch_chunks
-from .pooling_common import ArgmaxPool, as_batched, check_input, scan_taps, tap_dtype, window_geometry
+from .im2col import batch_chunks, scratch, zeroed_scratch
+from .pooling_common import ArgmaxPool, as_batched, check_input, tap_dtype, window_geometry
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
@@ -72,6 +72,41 @@ def _tap_views(padded, kernel, stride, dilation, out):
     ]
 
 
+def _clipped_taps(in_size, out, kernel, stride, padding, dilation):
+    """Each tap that some window reads inside the input, as (t, out_rows, out_cols, in_rows, in_cols):
+    its number t = i * kw + j, the slices of the outputs whose tap t lies inside the input, and the
+    strided slices of the input those taps read. Padding is never materialised."""
+    per_axis = []
+    for n, o, k, s, p, d in zip(in_size, out, kernel, stride, padding, dilation):
+        axis = []
+        for i in range(k):
+            offset = i * d - p
+            lo, hi = max(0, -(offset // s)), min(o, (n - 1 - offset) // s + 1)
+            axis.append((slice(lo, hi), slice(lo * s + offset, (hi - 1) * s + offset + 1, s)) if hi > lo else None)
+        per_axis.append(axis)
+    return [
+        (i * kernel[1] + j, rows[0], cols[0], rows[1], cols[1])
+        for i, rows in enumerate(per_axis[0]) if rows is not None
+        for j, cols in enumerate(per_axis[1]) if cols is not None
+    ]
+
+
+def _phase_taps(phase, n, out, k, s, p, d):
+    """Along one axis, the input positions phase, phase + s, ... (``count`` of them) and the taps that
+    read them: (tap, (u0, u1, shift)) where positions u0 <= u < u1 of the phase take tap ``tap`` of
+    output u + shift."""
+    count = len(range(phase, n, s))
+    taps = []
+    for i in range(k):
+        if (phase + p - i * d) % s:
+            continue
+        shift = (phase + p - i * d) // s
+        u0, u1 = max(0, -shift), min(count, out - shift)
+        if u1 > u0:
+            taps.append((i, (u0, u1, shift)))
+    return count, taps
+
+
 def _first_tap(in_size, out, kernel, stride, padding, dilation):
     """(OH, OW): the tap number of each window's first element inside the input, -1 if none."""
     firsts = []
@@ -88,11 +123,12 @@ def _chunks(batch, bytes_per_sample):
 
 
 class MaxPool2d(ArgmaxPool):
-    """Max pooling. On the CPU the forward scans the window's taps over strided views of the input
-    padded with -inf and keeps the winning tap's number (one byte per output); the backward gathers:
-    for each tap, the outputs it won add their gradient onto that tap's strided view of the input
-    gradient, in tap order (no scatter; the same sums for any thread count). Both run over batch
-    chunks in the thread pool."""
+    """Max pooling. On the CPU the forward scans the window's taps, each over the strided slice of the
+    input it reads (clipped to the input: no padded copy), with PyTorch's rule ``val > max || isnan``
+    (``pooling_common.scan_taps`` explains the ufunc form), and keeps the winning tap's number, one byte
+    per output. The backward gathers, as col2im does: each stride-phase of the input gradient sums, tap by
+    tap in order, the gradients of the outputs whose window won there; no scatter, the same sums for any
+    thread count. Both run over batch chunks in the thread pool."""
 
     kernel = "max_pool2d"
 
@@ -101,20 +137,37 @@ class MaxPool2d(ArgmaxPool):
 
     def forward_cpu(self, x4):
         N, C, H, W = x4.shape
-        kernel, stride, padding, dilation = self._window()
+        window = self._window()
         y = np.empty((N, C) + self.out, dtype=x4.dtype)
-        self.which = np.empty(y.shape, dtype=tap_dtype(kernel[0] * kernel[1]))
+        self.which = np.empty(y.shape, dtype=tap_dtype(window[0][0] * window[0][1]))
+        taps = _clipped_taps((H, W), self.out, *window)
+        # a window whose values are all -inf (or all padding: -1) points at its first tap inside the input
+        first = _first_tap((H, W), self.out, *window).astype(self.which.dtype)
+
+        # without a backward to come or indices to return, the maximum alone will do
+        track = self.return_indices or (is_grad_enabled() and any(self.needs_input_grad))
 
         def work(a, b):
-            padded = _padded(x4[a:b], kernel, stride, padding, dilation, self.out, -np.inf)
-            scan_taps(_tap_views(padded, kernel, stride, dilation, self.out), y[a:b], self.which[a:b])
+            best, which = y[a:b], self.which[a:b]
+            best.fill(-np.inf)
+            which[...] = first
+            took_over = np.empty(best.shape, dtype=bool)
+            number = np.empty(best.shape, dtype=which.dtype)
+            for t, out_rows, out_cols, in_rows, in_cols in taps:
+                values, at = x4[a:b, :, in_rows, in_cols], (slice(None), slice(None), out_rows, out_cols)
+                if track:
+                    np.greater(values, best[at], out=took_over[at])
+                np.maximum(best[at], values, out=best[at])
+                if track:
+                    np.multiply(took_over[at], which.dtype.type(t), out=number[at])
+                    np.maximum(which[at], number[at], out=which[at])
+            if np.isnan(best).any():
+                for t, out_rows, out_cols, in_rows, in_cols in taps:
+                    at = (slice(None), slice(None), out_rows, out_cols)
+                    np.isnan(x4[a:b, :, in_rows, in_cols], out=took_over[at])
+                    np.copyto(which[at], t, where=took_over[at])
 
         run_chunks(work, _chunks(N, 2 * x4[0].nbytes))
-        stuck = y == -np.inf
-        if stuck.any():
-            # PyTorch points a window whose maximum is -inf at its first element inside the input
-            first = np.broadcast_to(_first_tap((H, W), self.out, kernel, stride, padding, dilation), y.shape)
-            np.copyto(self.which, first.astype(self.which.dtype), where=stuck)
         return y, (self._flat_index(W) if self.return_indices else None)
 
     def _flat_index(self, W):
@@ -128,27 +181,30 @@ class MaxPool2d(ArgmaxPool):
     def backward_cpu(self, g4, in_shape):
         kernel, stride, padding, dilation = self._window()
         H, W = in_shape[2:]
-        widths = _pad_widths((H, W), kernel, stride, padding, dilation, self.out)
-        padded_size = tuple(n + before + after for n, (before, after) in zip((H, W), widths))
-        # windows that neither overlap nor leave the input (VGG's 2x2/2): each tap's view of the input
-        # gradient is disjoint from the others', so the taps write into it directly, no accumulation
-        disjoint = padded_size == (H, W) and all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-        covered = disjoint and all(o * s == n and s == k for o, s, k, n in zip(self.out, stride, kernel, (H, W)))
-        gx = (np.empty if covered else np.zeros)(in_shape, dtype=g4.dtype)
+        # input pixels split into stride-phases (h mod s_h, w mod s_w); in a phase, tap i reaches from
+        # output row u + shift, shift = (phase + p - i d) / s where that divides, so each phase gathers
+        # its taps from contiguous output slices into its own buffer and is written once (col2im's gather)
+        rows = [_phase_taps(r, H, self.out[0], kernel[0], stride[0], padding[0], dilation[0])
+                for r in range(stride[0])]
+        cols = [_phase_taps(c, W, self.out[1], kernel[1], stride[1], padding[1], dilation[1])
+                for c in range(stride[1])]
+        gx = np.empty(in_shape, dtype=g4.dtype)
 
         def work(a, b):
-            target = gx[a:b] if disjoint else np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
-            won = np.empty(g4[a:b].shape, dtype=bool)
-            share = None if disjoint else np.empty(g4[a:b].shape, dtype=g4.dtype)
-            for t, view in enumerate(_tap_views(target, kernel, stride, dilation, self.out)):
-                np.equal(self.which[a:b], t, out=won)
-                if disjoint:
-                    np.multiply(g4[a:b], won, out=view)
-                else:
-                    np.multiply(g4[a:b], won, out=share)
-                    view += share
-            if not disjoint:
-                gx[a:b] = target[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+            g, which = g4[a:b], self.which[a:b]
+            for r, (row_count, row_taps) in enumerate(rows):
+                for c, (col_count, col_taps) in enumerate(cols):
+                    acc = zeroed_scratch("pool phase", (b - a, in_shape[1], row_count, col_count), g.dtype)
+                    won = scratch("pool won", acc.shape, bool)
+                    share = scratch("pool share", acc.shape, g.dtype)
+                    for i, (u0, u1, du) in row_taps:
+                        for j, (v0, v1, dv) in col_taps:
+                            at = (slice(None), slice(None), slice(u0, u1), slice(v0, v1))
+                            src = (slice(None), slice(None), slice(u0 + du, u1 + du), slice(v0 + dv, v1 + dv))
+                            np.equal(which[src], i * kernel[1] + j, out=won[at])
+                            np.multiply(g[src], won[at], out=share[at])
+                            acc[at] += share[at]
+                    gx[a:b, :, r::stride[0], c::stride[1]] = acc
 
         run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
         return gx
