@@ -230,7 +230,8 @@ def main(argv=None):
     reference = "PyTorch " + torch.__version__ if torch_timer is not None else "PyTorch (not installed)"
     load = f", load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores" if args.device == "cpu" else ""
     print(f"minidl {minidl.__version__} vs {reference}; device {args.device}{load}; float32, forward + "
-          f"backward, best of {args.repeat} ({'CPU' if args.cpu_time else 'wall'} ms); conv algorithm {minidl.get_conv_algorithm()}")
+          f"backward, best of {args.repeat} ({'CPU' if args.cpu_time else 'wall'} ms); conv algorithm "
+          f"{minidl.get_conv_algorithm()}")
     tables = []
     for mode in modes:
         if args.device == "cpu":

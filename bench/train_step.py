@@ -425,7 +425,8 @@ def main(argv=None):
     reference = f"PyTorch {torch.__version__}" if with_torch else "PyTorch (not installed or not asked for)"
     where = _describe_device(cuda)
     print(f"minidl {minidl.__version__} vs {reference} on {where}; {steps} timed steps after {warmup} "
-          f"warm-up, median ({'CPU' if args.cpu_time else 'wall'} time); SGD lr {LR} momentum {MOMENTUM}, float32", flush=True)
+          f"warm-up, median ({'CPU' if args.cpu_time else 'wall'} time); SGD lr {LR} momentum {MOMENTUM}, "
+          "float32", flush=True)
     cases = select_cases(args)
     settings = {"off": [False], "on": [True], "both": [False, True]}[args.tf32] if cuda else thread_modes(args.threads)
     tables = []

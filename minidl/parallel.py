@@ -51,7 +51,8 @@ def _mark_worker():
 
 def run_chunks(work, chunks):
     """``[work(a, b) for a, b in chunks]``, the chunks spread over ``get_num_threads()`` threads."""
-    if min(backend.get_num_threads(), len(chunks)) <= 1 or getattr(_local, "worker", False) or not _busy.acquire(blocking=False):
+    alone = min(backend.get_num_threads(), len(chunks)) <= 1 or getattr(_local, "worker", False)
+    if alone or not _busy.acquire(blocking=False):
         return _serial(work, chunks)
     try:
         blas = backend.get_num_threads()

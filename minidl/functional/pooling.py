@@ -6,9 +6,9 @@ pooling, VGG's 2x2 stride-2 max pooling between its stages, ResNet's 3x3 stride-
 conv1, GoogLeNet's 3x3 stride-1 max pooling branch of the Inception module.
 
 On the CPU the window is walked one kernel offset (kh x kw) at a time over strided slices of the
-padded input, chunks of the batch at a time in the thread pool (``minidl.parallel``); the max-pooling
-backward gathers per tap instead of scattering per output (see ``MaxPool2d``). On the GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``,
-``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
+input, chunks of the batch at a time in the thread pool (``minidl.parallel``); the max-pooling backward
+gathers per stride-phase instead of scattering per output (see ``MaxPool2d``). On the GPU each op is a
+hand-written kernel (``kernels/max_pool2d.cu``, ``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
 backward, which gathers the gradients of the windows covering it, so no atomics are needed and
 results are the same run to run.
 """
