@@ -242,9 +242,12 @@ def get_num_threads():
 
 
 def _initial_threads():
-    """``MINIDL_NUM_THREADS`` when set; else one BLAS thread if the machine is already oversubscribed
+    """``MINIDL_NUM_THREADS`` when set; else one thread if the machine is already oversubscribed
     (1-minute load average at least the number of cores) when minidl is imported, where a second thread
-    costs more than it gives (see ``set_num_threads``); else OpenBLAS's default (all cores)."""
+    costs more than it gives (see ``set_num_threads``); else OpenBLAS's default (all cores). The choice
+    is fixed here, so the thread pool never reads a count it has itself lowered for its workers."""
+    global _threads
+    _threads = get_num_threads()
     env = os.environ.get("MINIDL_NUM_THREADS")
     if env:
         try:
@@ -257,7 +260,7 @@ def _initial_threads():
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
-        return
+        load = 0.0
     if cores > 1 and load >= cores:
         set_num_threads(1)
 

@@ -111,3 +111,22 @@ def test_batch_norm_bitwise_independent_of_thread_count(threads, small_chunks):
         results.append((out.numpy(), x.grad.numpy(), w.grad.numpy()))
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", ["1", "2"])
+def test_minidl_num_threads_sets_the_pool_and_blas(value):
+    import os
+    import subprocess
+    import sys
+
+    code = "import minidl; print(minidl.get_num_threads(), minidl.backend._openblas() is not None)"
+    env = dict(os.environ, MINIDL_NUM_THREADS=value)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    threads, has_blas = done.stdout.split()
+    assert threads == value
+    if has_blas == "True":
+        code = "import minidl; print(minidl.backend._openblas()[1]())"
+        blas = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert blas.stdout.strip() == value
