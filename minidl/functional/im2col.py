@@ -11,7 +11,7 @@ im2col copies those pixels into a column matrix
 
 so that conv2d is a single GEMM  out[co, (n, oh, ow)] = sum_k W[co, k] cols[k, (n, oh, ow)].
 The batch sits inside the columns (not in front of them) so that one large matrix product, and one for
-the weight gradient  dW = g cols^T, does the work whatever the spatial size is.
+the weight gradient  dW = G cols^T (G the output gradient), does the work whatever the spatial size is.
 
 col2im is its adjoint: every column entry is added back to the input pixel it was read from. It gives
 conv2d's input gradient and is the forward of conv_transpose2d.
@@ -176,75 +176,75 @@ class Geometry:
         return self.h + self.pt + self.pb, self.w + self.pl + self.pr
 
 
-def im2col(x, g):
-    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``g``.
+def im2col(x, geo):
+    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``geo``.
 
     On the CPU they live in the shared ``column_buffer``: use them before the next im2col.
     """
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     if xp is not np:
-        return _im2col_gpu(x, g)
+        return _im2col_gpu(x, geo)
     xt = x.transpose(1, 0, 2, 3)
-    if g.pt or g.pb or g.pl or g.pr:
-        hp, wp = g.padded_size()
+    if geo.pt or geo.pb or geo.pl or geo.pr:
+        hp, wp = geo.padded_size()
         padded = zeroed_scratch("padded", (c, n, hp, wp), x.dtype)
-        padded[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = xt
+        padded[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w] = xt
         xt = padded
-    cols = column_buffer((c, g.kh, g.kw, n, g.oh, g.ow), x.dtype)
-    for i in range(g.kh):
-        for j in range(g.kw):
-            rows, columns = g.window_slices(i, j)
+    cols = column_buffer((c, geo.kh, geo.kw, n, geo.oh, geo.ow), x.dtype)
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            rows, columns = geo.window_slices(i, j)
             cols[:, i, j] = xt[:, :, rows, columns]
-    return cols.reshape(c * g.taps, n * g.out_pixels)
+    return cols.reshape(c * geo.taps, n * geo.out_pixels)
 
 
-def col2im(cols, g, n, c, out=None):
+def col2im(cols, geo, n, c, out=None):
     """Sum columns (C * kh * kw, N * OH * OW) back onto an (N, C, H, W) image (written into ``out``)."""
     xp = backend.get_array_module(cols)
     if xp is not np:
-        return _col2im_gpu(cols, g, n, c, out)
-    hp, wp = g.padded_size()
+        return _col2im_gpu(cols, geo, n, c, out)
+    hp, wp = geo.padded_size()
     acc = zeroed_scratch("padded", (c, n, hp, wp), cols.dtype)
-    cols6 = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
-    for i in range(g.kh):
-        for j in range(g.kw):
-            rows, columns = g.window_slices(i, j)
+    cols6 = cols.reshape(c, geo.kh, geo.kw, n, geo.oh, geo.ow)
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            rows, columns = geo.window_slices(i, j)
             acc[:, :, rows, columns] += cols6[:, i, j]
-    image = acc[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w].transpose(1, 0, 2, 3)
+    image = acc[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(1, 0, 2, 3)
     if out is None:
         return np.ascontiguousarray(image)
     out[...] = image
     return out
 
 
-def _geometry_args(g, n, c):
+def _geometry_args(geo, n, c):
     i32 = np.int32
     return (
-        i32(n), i32(c), i32(g.h), i32(g.w), i32(g.kh), i32(g.kw), i32(g.sh), i32(g.sw),
-        i32(g.pt), i32(g.pl), i32(g.dh), i32(g.dw), i32(g.oh), i32(g.ow),
+        i32(n), i32(c), i32(geo.h), i32(geo.w), i32(geo.kh), i32(geo.kw), i32(geo.sh), i32(geo.sw),
+        i32(geo.pt), i32(geo.pl), i32(geo.dh), i32(geo.dw), i32(geo.oh), i32(geo.ow),
     )
 
 
-def _im2col_gpu(x, g):
+def _im2col_gpu(x, geo):
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     x = xp.ascontiguousarray(x)
-    cols = xp.empty((c * g.taps, n * g.out_pixels), dtype=x.dtype)
+    cols = xp.empty((c * geo.taps, n * geo.out_pixels), dtype=x.dtype)
     kernel = backend.load_kernel("im2col", "im2col", x.dtype)
-    backend.launch(kernel, cols.size, (x, cols, np.int64(cols.size)) + _geometry_args(g, n, c))
+    backend.launch(kernel, cols.size, (x, cols, np.int64(cols.size)) + _geometry_args(geo, n, c))
     return cols
 
 
-def _col2im_gpu(cols, g, n, c, out):
+def _col2im_gpu(cols, geo, n, c, out):
     xp = backend.get_array_module(cols)
     cols = xp.ascontiguousarray(cols)
     if out is None or not out.flags.c_contiguous:
-        target = xp.empty((n, c, g.h, g.w), dtype=cols.dtype)
+        target = xp.empty((n, c, geo.h, geo.w), dtype=cols.dtype)
     else:
         target = out
     kernel = backend.load_kernel("col2im", "col2im", cols.dtype)
-    backend.launch(kernel, target.size, (cols, target, np.int64(target.size)) + _geometry_args(g, n, c))
+    backend.launch(kernel, target.size, (cols, target, np.int64(target.size)) + _geometry_args(geo, n, c))
     if out is not None and target is not out:
         out[...] = target
         return out
