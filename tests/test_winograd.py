@@ -134,3 +134,25 @@ def test_set_conv_algorithm_rejects_unknown_names(algorithm):
         minidl.set_conv_algorithm("winograd8")
     algorithm("winograd2")
     assert minidl.get_conv_algorithm() == "winograd2"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", WINOGRAD)
+def test_gpu_kernels_match_the_cpu_in_float64_and_repeat(name, algorithm, rng):
+    """The .cu transforms with CuPy's batched matmul give the CPU's result, bit for bit run to run."""
+    x = rng.standard_normal((3, 6, 9, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    gy = rng.standard_normal((3, 4, 9, 7))
+    algorithm(name)
+    cpu = _run(x, w, gy, 1, 2)
+
+    def on_gpu():
+        xt, wt = t(x).to("cuda").requires_grad_(), t(w).to("cuda").requires_grad_()
+        out = F.conv2d(xt, wt, padding=1, groups=2)
+        out.backward(t(gy).to("cuda"))
+        return out.numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+    first, second = on_gpu(), on_gpu()
+    for got, again, want in zip(first, second, cpu):
+        assert np.array_equal(got, again)
+        assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
