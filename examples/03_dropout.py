@@ -16,7 +16,8 @@ import numpy as np
 import _common
 import minidl
 import minidl.functional as F
-from minidl import hog, nn, optim
+from minidl import nn, optim
+from minidl.classic import hog
 from minidl.data import Shapes
 
 
@@ -76,7 +77,7 @@ def main(argv=None):
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--p", type=float, default=0.5, help="dropout probability")
     p.add_argument("--inputs", choices=["pixels", "hog"], default="pixels",
-                   help="what the MLP reads: the pixels, or HOG features of the images (minidl.hog)")
+                   help="what the MLP reads: the pixels, or HOG features of the images (minidl.classic.hog)")
     args = p.parse_args(argv)
     device = _common.setup(args)
     b = behaviour(args.p)

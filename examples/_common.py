@@ -2,7 +2,7 @@
 
 Each ``examples/NN_name.py`` has ``main(argv=None)`` that returns its numbers as a dict (the tests
 assert on them), ``--fast`` for a run of seconds, ``--device`` for a GPU and ``--out`` for the PNG.
-matplotlib is optional (``pip install minidl[plots]``): without it the numbers are printed and the
+matplotlib comes with ``pip install minidl``; where it is missing anyway, the numbers are printed and the
 picture is skipped with a note.
 """
 import argparse

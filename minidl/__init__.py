@@ -21,5 +21,7 @@ from .checkpoint import CheckpointError, load, save  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from . import data  # noqa: F401,E402
 from .summary import receptive_field, summary  # noqa: F401,E402
+from . import viz  # noqa: F401,E402
+from .viz import draw_graph, trace_modules  # noqa: F401,E402
 
 __version__ = "0.1.0"

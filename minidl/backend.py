@@ -22,6 +22,15 @@ KERNEL_TYPES = {
     np.dtype(np.float16): "__half",
 }
 
+# NumPy type of a kernel's accumulator ``acc_t`` per array dtype: float16 kernels add in float32, and the
+# floating scalars a kernel takes as ``acc_t`` must be passed as this type (CuPy passes a NumPy scalar's
+# own bytes, so a float16 value for a ``float`` parameter would be read as garbage).
+ACCUMULATOR_TYPES = {
+    np.dtype(np.float32): np.float32,
+    np.dtype(np.float64): np.float64,
+    np.dtype(np.float16): np.float32,
+}
+
 _cupy = None
 _cupy_checked = False
 _default_device = None
@@ -33,22 +42,32 @@ _COMPUTE_TYPE_TF32 = 7
 
 
 def _load_cupy():
-    """Import CuPy once; ``None`` when it is not installed or finds no device."""
+    """Import CuPy once; ``None`` when it is not installed or finds no device.
+
+    Only those two answers mean "no GPU". Anything else (CuPy installed but unable to load its CUDA
+    libraries, an error while seeding the GPU's generator) is a real fault and propagates with its cause.
+    """
     global _cupy, _cupy_checked
     if not _cupy_checked:
-        _cupy_checked = True
         try:
             import cupy
+        except ModuleNotFoundError as e:
+            if e.name != "cupy":
+                raise
+            _cupy_checked = True
+            return None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except cupy.cuda.runtime.CUDARuntimeError:  # no driver, or no device
+            count = 0
+        _cupy_checked = True
+        if count > 0:
+            _cupy = cupy
+            from . import random as _random
 
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                _cupy = cupy
-                from . import random as _random
-
-                _random._seed_gpu()
-                if _tf32:
-                    _apply_tf32(cupy)
-        except Exception:  # no CuPy, no driver, or no device: all mean "no GPU"
-            _cupy = None
+            _random._seed_gpu()
+            if _tf32:
+                _apply_tf32(cupy)
     return _cupy
 
 
@@ -280,6 +299,14 @@ def kernel_defines(dtype):
     else:
         opts += [f"-Dacc_t={KERNEL_TYPES[dtype]}"]
     return tuple(opts)
+
+
+def accumulator_type(dtype):
+    """The NumPy scalar type of ``acc_t`` in a kernel built for ``dtype``: what its ``acc_t`` arguments must be."""
+    dtype = np.dtype(dtype)
+    if dtype not in ACCUMULATOR_TYPES:
+        raise TypeError(f"no CUDA kernels for dtype {dtype}; expected one of float16, float32, float64")
+    return ACCUMULATOR_TYPES[dtype]
 
 
 def kernel_dtypes(name):

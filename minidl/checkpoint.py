@@ -14,11 +14,15 @@ table) followed by raw array bytes. Reading one never runs code, unlike a pickle
   format alone would not notice.
 
 Saving writes a temporary file in the target's folder, flushes it to disk and renames it over the
-target, so a crash mid-save leaves the previous checkpoint intact.
+target, so a crash mid-save leaves the previous checkpoint intact. The temporary is named
+``.<target name>.<pid>.<random hex>.tmp``; a process killed mid-write leaves it behind, so each
+successful save removes the temporaries of the same target whose writing process no longer runs
+(and those of the older ``.<target name>.<12 hex>.tmp`` form). Nothing else in the folder is touched.
 """
 import contextlib
 import json
 import os
+import re
 import secrets
 import zlib
 
@@ -137,7 +141,7 @@ def _atomic_write(path, data):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: folder {folder} does not exist")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -150,6 +154,33 @@ def _atomic_write(path, data):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+    _remove_stale_temporaries(folder, os.path.basename(path))
+
+
+def _remove_stale_temporaries(folder, name):
+    """Delete the temporaries that killed saves of ``name`` left in ``folder`` (see the module docstring)."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(?:(\d+)\.[0-9a-f]{{12}}|[0-9a-f]{{12}})\.tmp")
+    for entry in os.listdir(folder):
+        match = pattern.fullmatch(entry)
+        if match is None:
+            continue
+        pid = match.group(1)
+        if pid is not None and (int(pid) == os.getpid() or _process_running(int(pid))):
+            continue  # another save of the same file may be writing it right now
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, entry))
+
+
+def _process_running(pid):
+    if os.name == "nt":
+        return True  # os.kill would end the process on Windows: keep the file rather than guess
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
 
 
 def _write_all(f, data):

@@ -72,7 +72,8 @@ def _analytic(fn, inputs, checked, weights):
         for o, w in zip(outs, weights):
             if not o.requires_grad:
                 continue
-            term = (o * Tensor._wrap(w)).sum()
+            # summed on the host: outputs may sit on different devices
+            term = (o * Tensor._wrap(w)).sum().to("cpu")
             loss = term if loss is None else loss + term
     if loss is None:
         return [t._xp.zeros_like(t.data) for t in checked]
@@ -98,7 +99,6 @@ def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_d
         outs = _outputs(fn, inputs)
     if not outs:
         raise ValueError("gradcheck: fn returned no floating-point tensor")
-    xp = backend.get_array_module(outs[0].data)
     n_in = sum(t.data.size for _, t in checked)
     n_out = sum(o.data.size for o in outs)
     if mode == "auto":
@@ -120,17 +120,18 @@ def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_d
     if mode == "full":
         columns = {}
         for (k, t) in checked:
-            flat = np.zeros(t.data.size)
             for i in range(t.data.size):
-                flat[i] = 1.0
-                d = xp.array(flat.reshape(t.shape))
-                flat[i] = 0.0
+                unit = np.zeros(t.shape)
+                unit.flat[i] = 1.0
+                # a direction lives where its input does, a weight where its output does: fn may
+                # move data between devices
+                d = backend.to_device(unit, t.device)
                 # every output element at once: perturb x_i, read the change of each output
                 columns[(k, i)] = _column(fn, inputs, t, d, eps)
         offsets = np.cumsum([0] + [o.data.size for o in outs])
         for j in range(n_out):
             which = int(np.searchsorted(offsets, j, side="right") - 1)
-            weights = [xp.zeros(o.shape, dtype=o.dtype) for o in outs]
+            weights = [o._xp.zeros(o.shape, dtype=o.dtype) for o in outs]
             weights[which].reshape(-1)[j - offsets[which]] = 1.0
             grads = _analytic(fn, inputs, tensors, weights)
             for (k, t), g in zip(checked, grads):
@@ -146,11 +147,11 @@ def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_d
                         ),
                     )
     else:
-        weights = [xp.asarray(rng.standard_normal(o.shape)) for o in outs]
+        weights = [backend.to_device(rng.standard_normal(o.shape), o.device) for o in outs]
         grads = _analytic(fn, inputs, tensors, weights)
         for r in range(n_directions):
             for (k, t), g in zip(checked, grads):
-                d = xp.asarray(rng.standard_normal(t.shape))
+                d = backend.to_device(rng.standard_normal(t.shape), t.device)
                 analytic = float((g * d).sum())
                 numerical = _numeric(fn, inputs, t, d, weights, eps)
                 record(

@@ -2,6 +2,7 @@
 
     model = nets.create("resnet18", num_classes=10, small_input=True, width=0.25)
     nets.available()        # every name create() knows
+    nets.task_of("fcn8s")   # 'segment' (per-pixel classes); 'classify' for the others
 
 Each network module (``alexnet``, ``vgg``, ``googlenet``, ``resnet``, and ``fcn`` where present) holds a
 ``MODELS`` dict from name to builder; the registry is their union. Builders take ``num_classes`` and
@@ -30,6 +31,7 @@ from .vgg import (  # noqa: F401
 )
 
 NETWORK_MODULES = ("alexnet", "vgg", "googlenet", "resnet", "fcn")
+SEGMENTATION_MODULES = ("fcn",)  # their networks label pixels; the others label images
 
 
 def _collect():
@@ -64,6 +66,12 @@ def get_builder(name):
     if name not in registry:
         raise ValueError(f"unknown network {name!r}; available: {', '.join(sorted(registry))}")
     return registry[name]
+
+
+def task_of(name):
+    """'segment' for a network that labels every pixel (FCN), 'classify' for one that labels images."""
+    module = get_builder(name).__module__.rsplit(".", 1)[-1]
+    return "segment" if module in SEGMENTATION_MODULES else "classify"
 
 
 def create(name, num_classes=1000, **options):

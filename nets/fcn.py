@@ -304,10 +304,11 @@ def oracle_scores(masks, stride, num_classes, ignore_index=255):
     ``minidl.training.metrics.segmentation_scores``. Learned upsampling can beat bilinear, so this is a
     guide, not a strict bound.
     """
-    from minidl import Tensor
+    from minidl import Tensor, backend
     from minidl.training.metrics import confusion_matrix, segmentation_scores
 
-    masks = np.asarray(getattr(masks, "data", masks))
+    # a yardstick computed on the host: masks on the GPU (a Tensor or a CuPy array) are copied back
+    masks = backend.to_numpy(getattr(masks, "data", masks))
     if masks.ndim != 3:
         raise ValueError(f"oracle_scores: masks must be (N, H, W), got shape {masks.shape}")
     if not isinstance(stride, (int, np.integer)) or stride < 1:

@@ -76,3 +76,56 @@ def test_manual_seed_repeats_gpu_draws():
     a = cp.random.random(4)
     md.manual_seed(3)
     assert (a == cp.random.random(4)).all()
+
+
+def _fake_cupy(device_count):
+    """A module named cupy whose device query is ``device_count`` (a function: it may raise)."""
+    import types
+
+    class CUDARuntimeError(RuntimeError):
+        pass
+
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: device_count(CUDARuntimeError), CUDARuntimeError=CUDARuntimeError))
+    return cupy
+
+
+@pytest.mark.parametrize("name, count, expected", [
+    ("no device", lambda error: 0, False),
+    ("no driver", lambda error: (_ for _ in ()).throw(error("cudaErrorInsufficientDriver")), False),
+])
+def test_no_device_or_driver_means_no_gpu(monkeypatch, name, count, expected):
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(count))
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_checked", False)
+    assert backend.gpu_available() is expected
+
+
+def test_a_broken_cupy_is_reported_not_taken_for_no_gpu(monkeypatch):
+    def broken(error):
+        raise OSError("libnvrtc.so.13: cannot open shared object file")
+
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(broken))
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_checked", False)
+    with pytest.raises(OSError, match="libnvrtc"):
+        backend.gpu_available()
+
+    import importlib.abc
+    import importlib.util
+
+    class BrokenInstall(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        """``import cupy`` finds CuPy, whose own imports then fail (a wheel for another CUDA, say)."""
+
+        def find_spec(self, name, path, target=None):
+            return importlib.util.spec_from_loader(name, self) if name == "cupy" else None
+
+        def exec_module(self, module):
+            raise ImportError("cupy_backends.cuda.api.runtime: undefined symbol cudaGetDeviceCount")
+
+    monkeypatch.delitem(sys.modules, "cupy")
+    monkeypatch.setattr(sys, "meta_path", [BrokenInstall()] + sys.meta_path)
+    monkeypatch.setattr(backend, "_cupy_checked", False)
+    with pytest.raises(ImportError, match="undefined symbol"):
+        backend.gpu_available()

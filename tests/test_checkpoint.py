@@ -296,3 +296,49 @@ def test_module_state_dict_round_trips_through_a_file(tmp_path):
     assert_same(model.state_dict(), fresh.state_dict())
     x = minidl.randn(1, 1, 4, 4)
     np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+
+
+KILLED_SAVE = """
+import sys, time
+import numpy as np
+from minidl import checkpoint
+
+def write_half_then_hang(f, data):
+    f.write(data[: len(data) // 2])
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+
+checkpoint._write_all = write_half_then_hang
+checkpoint.save({"w": np.full(100_000, float(sys.argv[2]))}, sys.argv[1])
+"""
+
+
+def test_saves_killed_mid_write_leave_nothing_behind_once_one_succeeds(tmp_path):
+    """kill -9 during three saves leaves three temporaries; the next successful save removes them and
+    only them, and the file is that save's complete checkpoint."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "ckpt.safetensors"
+    minidl.save({"w": np.zeros(100_000)}, path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for k in range(1, 4):
+        child = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path), str(k)], cwd=root,
+                                 stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root})
+        assert child.stdout.readline().strip() == "writing"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    leftovers = sorted(n for n in os.listdir(tmp_path) if n.endswith(".tmp"))
+    assert len(leftovers) == 3 and all(n.startswith(".ckpt.safetensors.") for n in leftovers)
+    np.testing.assert_array_equal(minidl.load(path)["w"].numpy(), np.zeros(100_000))  # never corrupt
+    # files that are not this target's temporaries, and one of a save still running, stay
+    keep = [".other.safetensors.0123456789ab.tmp", "ckpt.safetensors.tmp", ".ckpt.safetensors.notes.tmp",
+            f".ckpt.safetensors.{os.getppid()}.0123456789ab.tmp"]
+    for name in keep + [".ckpt.safetensors.0123456789ab.tmp"]:  # the last: an older version's leftover
+        (tmp_path / name).write_bytes(b"x")
+    minidl.save({"w": np.full(100_000, 7.0)}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(keep + ["ckpt.safetensors"])
+    np.testing.assert_array_equal(minidl.load(path)["w"].numpy(), np.full(100_000, 7.0))

@@ -111,6 +111,39 @@ def test_device_and_state_dict():
         np.testing.assert_array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_state_in_the_middle_of_an_epoch_continues_with_the_next_batch(workers):
+    """A fresh loader given the state after k batches yields the epoch's remaining batches, same
+    order and same augmentation, and then the same following epochs."""
+    def loader():
+        return DataLoader(Augmented(13), batch_size=3, shuffle=True, num_workers=workers, generator=5)
+
+    whole = loader()
+    epochs = [[x.numpy() for x, _ in whole] for _ in range(2)]
+    stopped = loader()
+    it = iter(stopped)
+    for _ in range(2):
+        next(it)
+    state = stopped.state_dict()
+    assert state["epoch"]["batches"] == 2
+    resumed = loader()
+    iter(resumed)  # an iterator made and never used (as tqdm.auto does) changes nothing
+    resumed.load_state_dict(state)
+    rest = [x.numpy() for x, _ in resumed]
+    assert len(rest) == 3 and "epoch" not in resumed.state_dict()
+    for a, b in zip(epochs[0][2:], rest):
+        np.testing.assert_array_equal(a, b)
+    for a, (b, _) in zip(epochs[1], resumed):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_a_dataset_smaller_than_one_batch():
+    ds = TensorDataset(np.arange(3))
+    assert [b.numpy().tolist() for (b,) in DataLoader(ds, batch_size=8)] == [[0, 1, 2]]
+    assert len(DataLoader(ds, batch_size=8)) == 1
+    assert list(DataLoader(ds, batch_size=8, drop_last=True)) == [] and len(DataLoader(ds, 8, drop_last=True)) == 0
+
+
 def test_argument_errors():
     ds = TensorDataset(np.arange(3))
     with pytest.raises(ValueError, match="batch_size"):

@@ -359,3 +359,15 @@ def test_oracle_scores_follow_the_output_stride():
         oracle_scores(masks[0], 8, 3)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
         oracle_scores(masks, 8, 2)
+
+
+@pytest.mark.gpu
+def test_oracle_scores_of_masks_on_the_gpu():
+    from nets.fcn import oracle_scores
+
+    masks = np.zeros((1, 32, 32), dtype=np.int64)
+    masks[0, 8:24, 4:20] = 1
+    expected = oracle_scores(masks, 8, 2)
+    on_gpu = minidl.Tensor(masks, device="cuda")
+    assert oracle_scores(on_gpu, 8, 2) == expected
+    assert oracle_scores(on_gpu.data, 8, 2) == expected

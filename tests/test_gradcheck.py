@@ -64,3 +64,13 @@ def test_only_inputs_requiring_grad_are_checked():
     assert md.gradcheck(lambda a, b: a * b, (x, c))
     with pytest.raises(ValueError, match="no input requires grad"):
         md.gradcheck(lambda a: a * 2.0, (c,))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["full", "random"])
+@pytest.mark.parametrize("start, end", [("cuda", "cpu"), ("cpu", "cuda")])
+def test_functions_that_move_between_devices(mode, start, end):
+    # directions are built where the input lives and weights where the output lives
+    x = md.Tensor(np.arange(6.0).reshape(2, 3) - 2.5, requires_grad=True, device=start)
+    assert md.gradcheck(lambda t: t.to(end) * 2.0, (x,), mode=mode)
+    assert md.gradcheck(lambda t: (t.to(end) * 3.0, t * t), (x,), mode=mode)

@@ -29,6 +29,12 @@ def test_there_are_kernels():
     assert "im2col" in KERNELS and "col2im" in KERNELS
 
 
+def test_every_kernel_is_built_for_float16_float32_float64():
+    # a float16 model (`.half()`) runs on the GPU only if every kernel it reaches has a float16 build
+    floats = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+    assert {name: backend.kernel_dtypes(name) for name in KERNELS} == {name: floats for name in KERNELS}
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
 def test_every_kernel_compiles(tmp_path):
     jobs = [(name, dtype) for name in KERNELS for dtype in backend.kernel_dtypes(name)]

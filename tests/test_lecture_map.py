@@ -80,9 +80,9 @@ def test_every_demonstration_is_on_the_map():
 
 
 def test_the_checker_catches_a_wrong_name(tmp_path):
-    assert "hog" in defined_names("minidl/hog.py")
+    assert "hog" in defined_names("minidl/classic/hog.py")
     architecture = defined_names("tests/test_nets_architecture.py")
     assert "TestResNet.test_block_is_identity_plus_residual" in architecture
-    assert "no_such_function" not in defined_names("minidl/hog.py")
+    assert "no_such_function" not in defined_names("minidl/classic/hog.py")
     assert REFERENCE.findall("see `minidl/hog.py::hog` and `nets/vgg.py`") == [("minidl/hog.py", "hog"),
                                                                               ("nets/vgg.py", "")]

@@ -126,7 +126,8 @@ GPU_FORMS = {
     "pytorch_5": lambda t: F.local_response_norm(t, 5, alpha=1e-2, beta=0.75, k=2.0),
     "pytorch_4": lambda t: F.local_response_norm(t, 4, alpha=1e-1, beta=0.6, k=1.0),
     "paper_5": lambda t: F.local_response_norm_paper(t, 5, alpha=1e-3),
-    "paper_3d_input": lambda t: F.local_response_norm_paper(t.reshape(2, 16, 35), 3, alpha=1e-3),
+    # a 3-D (N, C, L) input; the output is viewed back as the 4-D input so one gradient serves all forms
+    "paper_3d_input": lambda t: F.local_response_norm_paper(t.reshape(2, 16, 35), 3, alpha=1e-3).reshape(t.shape),
 }
 
 

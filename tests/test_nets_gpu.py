@@ -1,5 +1,5 @@
 """Every full-size network runs forward and backward on the GPU at batch 8, 224x224, and shrunk networks
-give the CPU's outputs there. Skipped without a CUDA device; step times are printed (run with -s)."""
+give the CPU's outputs there. The full-size steps need a CUDA device; step times are printed (run with -s)."""
 import time
 
 import numpy as np
@@ -42,6 +42,7 @@ def _id(case):
 
 
 @pytest.mark.gpu
+@pytest.mark.real_gpu("times full-size steps (batch 8, 224x224), which only a real device can run in time")
 @pytest.mark.slow
 @pytest.mark.parametrize("name, options", FULL_SIZE, ids=[_id(c) for c in FULL_SIZE])
 def test_full_size_forward_backward(name, options):
@@ -81,3 +82,47 @@ def test_gpu_matches_cpu(name, options):
         cpu = model(x).numpy()
         gpu = model.cuda()(x.cuda()).numpy()
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4 * np.abs(cpu).max())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["alexnet_paper", "vgg11_bn", "googlenet", "resnet18"])
+def test_gpu_gradients_match_cpu(name):
+    # evaluation mode: no dropout draws, batch norm from running statistics; the CPU and the GPU then
+    # compute the same function, so every parameter's gradient must agree
+    model = nets.create(name, num_classes=10, width=0.25).eval()
+    x, labels = minidl.randn(2, 3, 96, 96), minidl.tensor([3, 7])
+
+    def gradients(model, x, labels):
+        model.zero_grad()
+        loss = minidl.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        # (GoogLeNet's auxiliary classifiers take no part in evaluation and get no gradient)
+        return loss.item(), {n: minidl.backend.to_numpy(p.grad.data) for n, p in model.named_parameters()
+                             if p.grad is not None}
+
+    cpu_loss, cpu = gradients(model, x, labels)
+    gpu_loss, gpu = gradients(model.cuda(), x.cuda(), labels.cuda())
+    assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4) and gpu.keys() == cpu.keys()
+    for pname, g in cpu.items():
+        # loose enough for a real GPU, where a ReLU input within rounding of 0 may switch sides; a wrong
+        # kernel or launch is off by the size of the gradient itself
+        np.testing.assert_allclose(gpu[pname], g, rtol=1e-2, atol=1e-2 * np.abs(g).max() + 1e-7, err_msg=pname)
+
+
+@pytest.mark.gpu
+def test_half_precision_alexnet_on_the_gpu():
+    # AlexNet (the paper's, with LRN and dropout) in float16 on the GPU: evaluation gives the float32
+    # CPU output within float16's precision, and a training step (dropout masks drawn) runs end to end
+    model = nets.create("alexnet_paper", num_classes=10, width=0.25).eval()
+    x = minidl.randn(2, 3, 96, 96)
+    with minidl.no_grad():
+        cpu = model(x).numpy()
+    model.half().cuda()
+    with minidl.no_grad():
+        half = model(x.half().cuda())
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.numpy().astype(np.float32), cpu, rtol=0, atol=2e-2 * np.abs(cpu).max())
+    model.train()
+    loss = minidl.functional.cross_entropy(model(x.half().cuda()), minidl.tensor([3, 7], device="cuda"))
+    loss.backward()
+    assert np.isfinite(loss.item()) and all(p.grad.dtype == np.float16 for p in model.parameters())

@@ -149,3 +149,17 @@ def test_where_and_device_moves(device):
     cond = x.detach() > 0
     assert md.gradcheck(lambda a, b: md.where(cond, a, b), (x, y))
     assert md.gradcheck(lambda a: a.to("cpu") * 2.0, (x,))
+
+
+@pytest.mark.gpu
+def test_where_condition_device():
+    x, y = make((3, 2), 1, "cuda"), make((2,), 2, "cuda")
+    flags = md.backend.to_numpy(x.detach().data) > 0
+    expected = np.where(flags, md.backend.to_numpy(x.data), md.backend.to_numpy(y.data))
+    # plain flags are data and go where the operands are, from either side
+    np.testing.assert_array_equal(md.where(flags, x, y).numpy(), expected)
+    np.testing.assert_array_equal(md.where(flags.tolist(), x, y).numpy(), expected)
+    np.testing.assert_array_equal(md.where(md.backend.to_device(flags, "cuda"), x.cpu(), y.cpu()).numpy(), expected)
+    # a condition tensor on the other device is a mistake, as for any other operand
+    with pytest.raises(ValueError, match="where: condition is on cpu but the operands are on cuda"):
+        md.where(md.Tensor(flags), x, y)

@@ -5,6 +5,12 @@ and one 63-bit epoch seed. Sample ``k`` of the epoch is loaded with its own gene
 ``(epoch seed, k)`` (see ``randomness.py``), so random augmentations give the same batches for any
 ``num_workers``, and the whole run repeats given the seed. Each epoch's order differs from the last.
 
+Resuming inside an epoch. ``state_dict()`` holds the generator's state and, while an epoch is being
+iterated, the generator's state when that epoch began and how many batches it has handed out. After
+``load_state_dict`` the next iteration draws that epoch's order and seed again from a copy of the
+recorded state and continues with the next batch, so an interrupted run resumed from a checkpoint sees
+the same batches, in the same order and with the same augmentations, as one that never stopped.
+
 Workers are threads: Pillow decoding and NumPy's array work release the GIL, and threads share the
 dataset without pickling it. Batches come out in order; at most ``2 * num_workers`` are in flight.
 """
@@ -137,6 +143,8 @@ class DataLoader:
         self._generator = None if generator is None else resolve_generator(generator)
         self.device = None if device is None else backend.canonical_device(device)
         self.pin_memory = pin_memory
+        self._epoch = None   # {'generator': state when the epoch began, 'batches': handed out so far}
+        self._resume = None  # such a record, loaded by load_state_dict, for the next iteration
 
     def __len__(self):
         n = len(self.dataset)
@@ -154,16 +162,33 @@ class DataLoader:
         return self._generator if self._generator is not None else resolve_generator(None)
 
     def state_dict(self):
-        """The generator's state, so that a resumed run draws the same orders as an uninterrupted one."""
-        return {"generator": self.generator.bit_generator.state}
+        """The generator's state and, in the middle of an epoch, where that epoch stands (see above).
+
+        An epoch counts as in progress from the first batch until the iteration runs to its end; an
+        iteration left early keeps its record until the next one begins.
+        """
+        state = {"generator": self.generator.bit_generator.state}
+        if self._epoch is not None:
+            state["epoch"] = dict(self._epoch)
+        return state
 
     def load_state_dict(self, state):
+        """Restore ``state_dict()``; a recorded epoch in progress is continued by the next iteration."""
         self.generator.bit_generator.state = state["generator"]
+        epoch = state.get("epoch")
+        self._resume = None if epoch is None else {"generator": epoch["generator"],
+                                                    "batches": int(epoch["batches"])}
 
-    def _epoch_plan(self):
+    def _generator_at(self, bit_state):
+        """A private generator in ``bit_state``, drawing what the loader's own drew from that state."""
+        generator = np.random.Generator(type(self.generator.bit_generator)())
+        generator.bit_generator.state = bit_state
+        return generator
+
+    def _epoch_plan(self, generator):
         n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
-        epoch_seed = int(self.generator.integers(0, 2**63 - 1))
+        order = generator.permutation(n) if self.shuffle else np.arange(n)
+        epoch_seed = int(generator.integers(0, 2**63 - 1))
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         starts = range(0, stop, self.batch_size)
         return [(s, order[s:min(s + self.batch_size, stop)]) for s in starts], epoch_seed
@@ -180,10 +205,26 @@ class DataLoader:
         return batch if self.device is None else move_to_device(batch, self.device)
 
     def __iter__(self):
-        plan, epoch_seed = self._epoch_plan()
-        if self.num_workers == 0:
-            return (self._load(start, indices, epoch_seed) for start, indices in plan)
-        return self._threaded(plan, epoch_seed)
+        return self._epoch_batches()
+
+    def _epoch_batches(self):
+        # A generator: the epoch's order is drawn at the first ``next``, so an iterator made and never
+        # used (``tqdm.auto`` makes one eagerly) draws nothing and leaves a resume record in place.
+        if self._resume is not None:
+            record, self._resume = self._resume, None
+            plan, epoch_seed = self._epoch_plan(self._generator_at(record["generator"]))
+        else:
+            record = {"generator": self.generator.bit_generator.state, "batches": 0}
+            plan, epoch_seed = self._epoch_plan(self.generator)
+        self._epoch = record
+        plan = plan[record["batches"]:]
+        batches = (self._load(start, indices, epoch_seed) for start, indices in plan) \
+            if self.num_workers == 0 else self._threaded(plan, epoch_seed)
+        for batch in batches:
+            record["batches"] += 1  # counted when handed out: after k steps on its batches, k
+            yield batch
+        if self._epoch is record:
+            self._epoch = None
 
     def _threaded(self, plan, epoch_seed):
         pool = concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="minidl-loader")

@@ -339,7 +339,13 @@ def matmul(a, b):
 def where(condition, x, y):
     """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice."""
     x, y = as_operand(x, y, "where")
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    if isinstance(condition, Tensor):
+        if condition.device != x.device:
+            raise ValueError(f"where: condition is on {condition.device} but the operands are on {x.device}")
+        cond = condition.data
+    else:
+        # a plain array (or list) of flags is data, like an index array: it goes where the operands are
+        cond = backend.to_device(condition, x.device)
     return _Where.apply(x, y, cond=cond, dtype=_result_dtype(x.data, y.data))
 
 

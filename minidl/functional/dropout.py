@@ -34,7 +34,7 @@ def _mask(xp, shape, p, dtype):
     seed = np.uint64(random.generator().integers(0, 2**63))
     kernel = backend.load_kernel("dropout", "dropout_mask", dtype)
     backend.launch(kernel, mask.size, (mask, np.int64(mask.size), seed, np.float64(p),
-                                       np.dtype(dtype).type(scale)))
+                                       backend.accumulator_type(dtype)(scale)))
     return mask
 
 

@@ -109,7 +109,7 @@ def _kernel_args(x, before, after):
 
 def _lrn_forward_gpu(x, before, after, coef, beta, k):
     xp = backend.get_array_module(x)
-    acc = x.dtype.type
+    acc = backend.accumulator_type(x.dtype)
     y = xp.empty_like(x)
     scale = xp.empty_like(x)
     kernel = backend.load_kernel("lrn", "lrn_forward", x.dtype)
@@ -120,7 +120,7 @@ def _lrn_forward_gpu(x, before, after, coef, beta, k):
 
 def _lrn_backward_gpu(x, y, scale, g, before, after, coef, beta):
     xp = backend.get_array_module(x)
-    acc = x.dtype.type
+    acc = backend.accumulator_type(x.dtype)
     gx = xp.empty_like(x)
     kernel = backend.load_kernel("lrn", "lrn_backward", x.dtype)
     backend.launch(kernel, x.size, (x, y, scale, g, gx) + _kernel_args(x, before, after)

@@ -1,3 +1,4 @@
+// dtypes: float16 float32 float64
 // Local response normalisation across channels (AlexNet, section 3.3), forward and backward.
 //
 // The input is viewed as (outer, channels, inner): channel c of element idx sits at

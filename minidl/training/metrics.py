@@ -85,6 +85,16 @@ class ClassificationMeter:
     def loss(self):
         return self.loss_sum / max(self.count, 1)
 
+    def state_dict(self):
+        """The running sums (an interrupted epoch's checkpoint keeps them, so its averages come out exact)."""
+        return {"loss_sum": self.loss_sum, "count": self.count, "correct": dict(self.correct),
+                "confusion": self.confusion.copy()}
+
+    def load_state_dict(self, state):
+        self.loss_sum, self.count = float(state["loss_sum"]), int(state["count"])
+        self.correct = {int(k): int(v) for k, v in state["correct"].items()}
+        self.confusion = _host(state["confusion"]).astype(np.int64)
+
     def summary(self):
         return {
             "loss": self.loss,
@@ -112,6 +122,13 @@ class SegmentationMeter:
     @property
     def loss(self):
         return self.loss_sum / max(self.count, 1)
+
+    def state_dict(self):
+        return {"loss_sum": self.loss_sum, "count": self.count, "confusion": self.confusion.copy()}
+
+    def load_state_dict(self, state):
+        self.loss_sum, self.count = float(state["loss_sum"]), int(state["count"])
+        self.confusion = _host(state["confusion"]).astype(np.int64)
 
     def summary(self):
         return {"loss": self.loss, **segmentation_scores(self.confusion)}

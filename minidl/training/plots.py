@@ -1,7 +1,8 @@
-"""Pictures of a run: learning curves, confusion matrix, misclassified images, segmentation overlays.
+"""Pictures of a run: learning curves, confusion matrix, misclassified images, segmentation overlays,
+gradient norm per layer.
 
-matplotlib is an optional extra (``pip install minidl[plots]``); without it ``available()`` is False
-and the command line says so and skips the plots.
+matplotlib is one of minidl's requirements; where it is missing anyway (minidl used from a source
+tree), ``available()`` is False and the command line says so in one line and skips the plots.
 """
 import numpy as np
 
@@ -112,6 +113,32 @@ def plot_segmentation(images, targets, preds, num_classes, path, ignore_index=25
             ax.imshow(picture, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_grad_norms(history, path, prefix="grad_norm/"):
+    """Each layer's gradient norm per epoch (columns ``grad_norm/<layer>`` of the history), one line per
+    layer on a log scale, coloured from the input side (dark) to the output side (light)."""
+    plt = _pyplot()
+    names = list(dict.fromkeys(k for row in history for k in row if k.startswith(prefix)))
+    if not names:
+        raise ValueError("plot_grad_norms: the history has no grad_norm/ columns (train with log_grad_norms=True)")
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, name in enumerate(names):
+        rows = [r for r in history if name in r]
+        ax.semilogy([r["epoch"] for r in rows], [r[name] for r in rows], "o-", markersize=3, linewidth=1,
+                    color=cmap(i / max(1, len(names) - 1)), label=name[len(prefix):])
+    if len(names) <= 12:
+        ax.legend(fontsize=7)
+    else:
+        scale = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, len(names)))
+        fig.colorbar(scale, ax=ax, label=f"layer (1 = {names[0][len(prefix):]} ... {len(names)} = "
+                                         f"{names[-1][len(prefix):]})")
+    ax.set(xlabel="epoch", ylabel="mean ||dL/dW|| of the layer", title="gradient norm per layer")
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,11 +1,20 @@
 """The training loop behind ``minidl train`` and ``minidl segment``.
 
-One epoch: for each batch, forward, loss, backward, optional gradient clipping, optimiser step; then
-a pass over the validation set without gradients. After each epoch the loop writes a checkpoint
-(``last.safetensors``) and, when validation improves, ``best.safetensors``; metrics go to
-``metrics.csv`` and ``metrics.json``. A checkpoint holds the model, the optimiser and scheduler state,
-the epoch, the step, the random generators and the history, so ``resume`` continues exactly: on the CPU
-a run resumed after epoch k ends bitwise equal to one that never stopped.
+One epoch: for each batch, forward, loss, backward, optional gradient clipping, optimiser step (and the
+scheduler's step when it runs per step); then a pass over the validation set without gradients. After
+each epoch the loop writes a checkpoint (``last.safetensors``) and, when validation improves,
+``best.safetensors``; metrics go to ``metrics.csv`` and ``metrics.json`` (with ``log_grad_norms=True``
+also each layer's mean gradient norm of the epoch, as columns ``grad_norm/<layer>``; see ``grad_norms.py``).
+
+Exact resume, anywhere. A checkpoint holds the model, the optimiser and scheduler state, the epoch, the
+step, the random generators, the history, the training loader's state and, when written inside an
+epoch, the position there: the batches done, the epoch's running sums and its starting learning rate.
+Ctrl-C stops the loop at the end of the current step (``interrupt.py``) and writes
+``interrupted.safetensors``; ``fit(resume=...)`` continues with the next batch. On the CPU a run
+resumed from any checkpoint ends bitwise equal to one that never stopped. A second Ctrl-C stops at once
+and writes nothing, since a half-done step cannot be resumed exactly.
+
+What differs between classification and segmentation (meter, score, lines) is ``tasks.TASKS``.
 """
 import csv
 import json
@@ -15,10 +24,13 @@ import sys
 import time
 
 from .. import backend, random
-from ..autograd import no_grad
 from ..checkpoint import load, save
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from .metrics import ClassificationMeter, SegmentationMeter
+from .grad_norms import GradNormLog
+from .interrupt import StopRequests
+from .tasks import evaluate, get_task
+
+SCHEDULER_INTERVALS = ("epoch", "step")
 
 
 class TrainingDiverged(RuntimeError):
@@ -28,29 +40,30 @@ class TrainingDiverged(RuntimeError):
 class Trainer:
     """Train ``model`` on ``train_loader``, validate on ``val_loader``, keep checkpoints and logs.
 
-    ``task`` is 'classify' (top-1/top-5 accuracy, confusion matrix) or 'segment' (per-pixel loss with
-    ``ignore_index``, pixel accuracy, mean accuracy, mean IU, frequency-weighted IU). A model that returns
-    a tuple in training (GoogLeNet's auxiliary classifiers) has the extra outputs' losses added with
-    weight ``aux_weight`` (0.3 in the GoogLeNet paper).
+    ``task`` is 'classify' or 'segment' (``tasks.TASKS``). A model that returns a tuple in training
+    (GoogLeNet's auxiliary classifiers) has the extra outputs' losses added with weight ``aux_weight``
+    (0.3 in the GoogLeNet paper). ``scheduler_interval`` is 'epoch' (``scheduler.step()`` after each
+    epoch) or 'step' (after each optimiser step, as for warm-up or one-cycle schedules). ``progress``:
+    True draws progress bars, False never, None (the default) only when ``stream`` is a terminal, so a
+    redirected log holds one line per epoch.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader, *, num_classes, task="classify",
-                 loss_fn=None, scheduler=None, device="cpu", out_dir=None, clip_grad_norm=None,
-                 class_names=None, progress=True, meta=None, ignore_index=255, aux_weight=0.3,
-                 stream=None):
-        from .. import functional as F
-
-        if task not in ("classify", "segment"):
-            raise ValueError(f"Trainer: task must be 'classify' or 'segment', got {task!r}")
+                 loss_fn=None, scheduler=None, scheduler_interval="epoch", device="cpu", out_dir=None,
+                 clip_grad_norm=None, class_names=None, progress=None, meta=None, ignore_index=255,
+                 aux_weight=0.3, stream=None, log_grad_norms=False):
+        self.spec = get_task(task)
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if scheduler_interval == "step" and isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError("Trainer: ReduceLROnPlateau steps on the validation loss, once per epoch")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.scheduler_interval = scheduler_interval
         self.train_loader, self.val_loader = train_loader, val_loader
         self.num_classes, self.task = num_classes, task
         self.device = backend.canonical_device(device)
         self.ignore_index = ignore_index
-        if loss_fn is None:
-            loss_fn = (lambda out, y: F.cross_entropy(out, y, ignore_index=ignore_index)) if task == "segment" \
-                else F.cross_entropy
-        self.loss_fn = loss_fn
+        self.loss_fn = self.spec.loss(ignore_index) if loss_fn is None else loss_fn
         self.out_dir = out_dir
         self.clip_grad_norm = clip_grad_norm
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
@@ -62,17 +75,17 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best = -math.inf
+        self.last_confusion = None
+        self._meter = None          # the running sums of the epoch in progress
+        self._epoch_lr = None       # the learning rate the epoch began with
+        self._epoch_seconds = 0.0   # time spent on the epoch before a resume
+        self._epoch_t0 = time.perf_counter()
+        self._resumable = True      # False inside a step, where no checkpoint could resume exactly
+        self._stops = StopRequests()
         self.model.to(self.device)
+        self.grad_norms = GradNormLog(model) if log_grad_norms else None
 
     # ------------------------------------------------------------------ pieces
-    def _meter(self):
-        if self.task == "segment":
-            return SegmentationMeter(self.num_classes, self.ignore_index)
-        return ClassificationMeter(self.num_classes)
-
-    def _score_name(self):
-        return "mean_iu" if self.task == "segment" else "top1"
-
     def _loss(self, out, y):
         if isinstance(out, tuple):
             main, *aux = out
@@ -93,57 +106,67 @@ class Trainer:
     def _bar(self, loader, desc):
         from tqdm.auto import tqdm
 
-        return tqdm(loader, desc=desc, leave=False, disable=not self.progress, file=self.stream,
-                    dynamic_ncols=True)
+        disable = None if self.progress is None else not self.progress  # None: only on a terminal
+        return tqdm(loader, desc=desc, leave=False, disable=disable, file=self.stream, dynamic_ncols=True)
 
     def train_epoch(self):
+        """One pass over the training loader (continuing a resumed epoch); the epoch's train summary."""
         from ..nn.utils import clip_grad_norm_
 
         self.model.train()
-        meter = self._meter()
+        if self._meter is None:
+            self._meter = self.spec.meter(self.num_classes, self.ignore_index)
+        meter = self._meter
         start, seen = time.perf_counter(), 0
         bar = self._bar(self.train_loader, f"epoch {self.epoch + 1} train")
+        if self.grad_norms is not None:
+            self.grad_norms.reset()
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
+            self._resumable = False
             out = self.model(x)
             loss, logits = self._loss(out, y)
             value = float(loss.item())
             self._check_finite(value)
             self.optimizer.zero_grad()
             loss.backward()
-            if self.clip_grad_norm:
+            if self.grad_norms is not None:
+                self.grad_norms.update()
+            if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
             self.step += 1
             meter.update(value, logits.detach(), y)
+            self._resumable = True
+            if self._stops.requested:
+                raise KeyboardInterrupt
             seen += int(x.shape[0])
             rate = seen / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(loss=f"{meter.loss:.4f}", **self._postfix(meter), img_s=f"{rate:.0f}",
-                            device=self.device)
+            running = meter.summary()[self.spec.bar_metric]
+            bar.set_postfix(loss=f"{meter.loss:.4f}", **{self.spec.bar_metric: f"{running:.3f}"},
+                            img_s=f"{rate:.0f}", device=self.device)
+        if meter.count == 0:
+            loader = self.train_loader
+            raise ValueError(
+                f"Trainer: the training loader gave no batches ({len(loader.dataset)} samples, batch_size "
+                f"{loader.batch_size}, drop_last={loader.drop_last}); use drop_last=False or a smaller batch"
+            )
         return meter.summary()
 
-    def _postfix(self, meter):
-        s = meter.summary()
-        if self.task == "segment":
-            return {"pix_acc": f"{s['pixel_acc']:.3f}"}
-        return {"acc": f"{s['top1']:.3f}"}
-
-    @no_grad()
     def evaluate(self, loader=None):
-        """Loss and metrics on ``loader`` (the validation loader by default), with the confusion matrix."""
-        self.model.eval()
-        meter = self._meter()
-        for x, y in self._bar(loader or self.val_loader, f"epoch {self.epoch + 1} val"):
-            x, y = x.to(self.device), y.to(self.device)
-            loss, logits = self._loss(self.model(x), y)
-            meter.update(float(loss.item()), logits, y)
-        summary = meter.summary()
+        """Loss and metrics on ``loader`` (the validation loader by default); keeps the confusion matrix."""
+        summary, meter = evaluate(
+            self.model, loader or self.val_loader, task=self.task, num_classes=self.num_classes,
+            device=self.device, loss_fn=self.loss_fn, ignore_index=self.ignore_index,
+            bar=lambda it: self._bar(it, f"epoch {self.epoch + 1} val"))
         self.last_confusion = meter.confusion
         return summary
 
     # ------------------------------------------------------------------ checkpoints
     def state(self):
-        return {
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
@@ -156,6 +179,16 @@ class Trainer:
             "meta": {**self.meta, "task": self.task, "num_classes": self.num_classes,
                      "class_names": self.class_names},
         }
+        state["position"] = self._position()
+        return state
+
+    def _position(self):
+        """Where the epoch in progress stands (None between epochs, or when the loader keeps no position)."""
+        loader = self.train_loader.state_dict() if hasattr(self.train_loader, "state_dict") else {}
+        if self._meter is None or "epoch" not in loader:
+            return None
+        return {"batches": loader["epoch"]["batches"], "meter": self._meter.state_dict(), "lr": self._epoch_lr,
+                "seconds": self._epoch_seconds + time.perf_counter() - self._epoch_t0}
 
     def save_checkpoint(self, name):
         path = os.path.join(self.out_dir, name)
@@ -163,6 +196,7 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path):
+        """Restore a checkpoint written by ``save_checkpoint``; return a note on where the run resumes."""
         ckpt = load(path)
         meta = ckpt.get("meta", {})
         if "net" in self.meta and meta.get("net") not in (None, self.meta["net"]):
@@ -178,8 +212,22 @@ class Trainer:
         self.best = float(ckpt.get("best", -math.inf))
         self.history = list(ckpt.get("history", []))
         random.set_rng_state(ckpt["rng"])
-        if ckpt.get("loader") and hasattr(self.train_loader, "load_state_dict"):
-            self.train_loader.load_state_dict(ckpt["loader"])
+        loader_state = dict(ckpt.get("loader") or {})
+        position = ckpt.get("position")
+        if position is None:
+            loader_state.pop("epoch", None)  # between epochs: the next one starts afresh
+        if loader_state and hasattr(self.train_loader, "load_state_dict"):
+            self.train_loader.load_state_dict(loader_state)
+        if position is not None:
+            self._meter = self.spec.meter(self.num_classes, self.ignore_index)
+            self._meter.load_state_dict(position["meter"])
+            self._epoch_lr, self._epoch_seconds = position["lr"], float(position["seconds"])
+            self._epoch_t0 = time.perf_counter()
+            return f"resumed from {path} in epoch {self.epoch + 1}, after its batch {position['batches']}"
+        if "position" not in ckpt:
+            return (f"resumed from {path} after epoch {self.epoch} (a checkpoint from an older minidl: it "
+                    f"records no position inside an epoch, so epoch {self.epoch + 1} starts at its first batch)")
+        return f"resumed from {path} after epoch {self.epoch}"
 
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs, resume=None):
@@ -187,33 +235,55 @@ class Trainer:
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
         if resume:
-            self.load_checkpoint(resume)
-            self._say(f"resumed from {resume} after epoch {self.epoch}")
-        try:
-            while self.epoch < epochs:
-                self._one_epoch()
-        except KeyboardInterrupt:
-            if self.out_dir:
-                path = self.save_checkpoint("interrupted.safetensors")
-                self._say(f"\ninterrupted: checkpoint saved to {path} (continue with --resume {path})")
-            raise
+            self._say(self.load_checkpoint(resume))
+        with self._stops:
+            try:
+                while self.epoch < epochs:
+                    self._one_epoch()
+                    if self._stops.requested:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                self._interrupted()
+                if self._resumable and hasattr(self.train_loader, "load_state_dict"):
+                    # so that calling fit again in this process continues with the next batch too
+                    self.train_loader.load_state_dict(self.train_loader.state_dict())
+                raise
         return self.history
 
+    def _interrupted(self):
+        if not self.out_dir:
+            return
+        if not self._resumable:
+            last = os.path.join(self.out_dir, "last.safetensors")
+            where = f"the last one, {last}, holds epoch {self.epoch}" if os.path.exists(last) \
+                else "no epoch has ended yet"
+            self._say(f"\ninterrupted at once: no checkpoint written (a half-done step cannot be resumed "
+                      f"exactly); {where}")
+            return
+        path = self.save_checkpoint("interrupted.safetensors")
+        self._say(f"\ninterrupted: checkpoint saved to {path} (continue with --resume {path})")
+
     def _one_epoch(self):
-        t0 = time.perf_counter()
+        self._epoch_t0 = time.perf_counter()
+        if self._meter is None:
+            self._epoch_lr, self._epoch_seconds = self.optimizer.param_groups[0]["lr"], 0.0
         train = self.train_epoch()
+        self._resumable = False  # validation and the epoch's bookkeeping: resumable again once saved
         val = self.evaluate()
-        lr = self.optimizer.param_groups[0]["lr"]
-        if self.scheduler is not None:
+        seconds = self._epoch_seconds + time.perf_counter() - self._epoch_t0
+        self._meter = None
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
             if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])
             else:
                 self.scheduler.step()
         self.epoch += 1
-        row = {"epoch": self.epoch, "lr": lr, "seconds": time.perf_counter() - t0,
+        row = {"epoch": self.epoch, "lr": self._epoch_lr, "seconds": seconds,
                **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        if self.grad_norms is not None:
+            row.update(self.grad_norms.summary())
         self.history.append(row)
-        score = val[self._score_name()]
+        score = val[self.spec.score]
         improved = score > self.best
         if improved:
             self.best = score
@@ -222,29 +292,20 @@ class Trainer:
             if improved:
                 self.save_checkpoint("best.safetensors")
             self._write_logs()
-        self._say(self._epoch_line(row))
-
-    def _epoch_line(self, row):
-        if self.task == "segment":
-            return (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} | val loss {row['val_loss']:.4f}, "
-                    f"pixel acc {row['val_pixel_acc']:.4f}, mean IU {row['val_mean_iu']:.4f} "
-                    f"({row['seconds']:.1f}s)")
-        return (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, acc {100 * row['train_top1']:.2f}% | "
-                f"val loss {row['val_loss']:.4f}, acc {100 * row['val_top1']:.2f}%, "
-                f"top-5 {100 * row['val_top5']:.2f}% ({row['seconds']:.1f}s)")
+        self._resumable = True
+        self._say(self.spec.epoch_line(row))
 
     def final_line(self):
         """The last line of every run, in a fixed form that scripts can read."""
-        last = self.history[-1]
-        if self.task == "segment":
-            return f"final validation mean IU: {last['val_mean_iu']:.4f}"
-        return f"final validation accuracy: {100 * last['val_top1']:.2f}%"
+        return self.spec.final_line(self.history[-1])
 
     def _write_logs(self):
         with open(os.path.join(self.out_dir, "metrics.json"), "w") as f:
             json.dump(self.history, f, indent=1)
         with open(os.path.join(self.out_dir, "metrics.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            # a run resumed with another --log-grad-norms setting has rows with other columns
+            columns = list(dict.fromkeys(key for row in self.history for key in row))
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(self.history)
 

@@ -1,9 +1,9 @@
-"""HOG (minidl/hog.py): gradients, orientation binning with linear votes, L2-Hys blocks, batch shapes."""
+"""HOG (minidl/classic/hog.py): gradients, orientation binning with linear votes, L2-Hys blocks, batch shapes."""
 import numpy as np
 import pytest
 
 import minidl
-from minidl import hog
+from minidl.classic import hog
 
 
 def vertical_step(size=16, channels=1):

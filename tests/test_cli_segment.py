@@ -88,32 +88,36 @@ def test_batch_norm_option_is_recorded_and_reloads(tmp_path, capsys):
 
 
 def test_shapes_defaults_are_the_measured_recipe():
-    from nets import segment_cli
+    from nets import recipe
+    from nets.commands import segment
 
     args = cli.build_parser().parse_args(["segment"])
-    s = segment_cli.jobs.settings(args, segment_cli.DEFAULTS["shapes"])
+    s = segment.settings(args)
     assert (s["image_size"], s["num_train"], s["batch_size"], s["optimizer"], s["lr"]) == (128, 800, 4, "sgd", 0.03)
-    assert segment_cli.PRETRAIN_EPOCHS["shapes"] == 12 and segment_cli.BATCH_NORM["shapes"] is True
-    assert segment_cli.DROPOUT == {"shapes": 0.0, "voc": 0.5} and segment_cli.BATCH_NORM["voc"] is False
+    assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"]) == (12, True, 0.0, 48)
+    assert recipe.SEGMENT["voc"].dropout == 0.5 and recipe.SEGMENT["voc"].batch_norm is False
+    # --init-from chooses the starting weights, so pretraining is off unless asked for
+    assert segment.settings(cli.build_parser().parse_args(["segment", "--init-from", "x"]))["pretrain"] == 0
 
 
 def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monkeypatch):
-    from nets import segment_cli
+    import dataclasses
 
-    monkeypatch.setitem(segment_cli.PRETRAIN, "num_train", 8)
-    monkeypatch.setitem(segment_cli.PRETRAIN, "num_val", 4)
-    monkeypatch.setitem(segment_cli.PRETRAIN, "batch_size", 4)
+    import nets.fcn
+    from nets import recipe
+
+    monkeypatch.setattr(recipe, "PRETRAIN", dataclasses.replace(recipe.PRETRAIN, num_train=8, num_val=4,
+                                                                batch_size=4))
     captured = {}
-    real = segment_cli.pretrain
+    real = nets.fcn.init_from_classifier
 
-    def spy(*args, **kwargs):
-        classifier, size = real(*args, **kwargs)
+    def spy(model, classifier, **kwargs):
         captured["conv1_2"] = classifier.features[2].weight.numpy().copy()
-        return classifier, size
+        return real(model, classifier, **kwargs)
 
-    monkeypatch.setattr(segment_cli, "pretrain", spy)
+    monkeypatch.setattr(nets.fcn, "init_from_classifier", spy)
     # no --pretrain: the Shapes default number of epochs
-    monkeypatch.setitem(segment_cli.PRETRAIN_EPOCHS, "shapes", 1)
+    monkeypatch.setitem(recipe.SEGMENT, "shapes", dataclasses.replace(recipe.SEGMENT["shapes"], pretrain=1))
     out_dir = tmp_path / "pre"
     toy = [a for a in TOY if a not in ("--pretrain", "0")]
     status = cli.main(["segment", *toy, "--epochs", "1", "--lr", "0", "--out", str(out_dir)])
@@ -134,8 +138,57 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
     assert status == 2 and "at least 32x32" in err
 
 
+def test_eval_and_predict_a_segmentation_checkpoint(tmp_path, capsys):
+    from minidl.data import voc_colormap
+
+    run_dir = tmp_path / "run"
+    assert run(capsys, "--net", "fcn32s", "--epochs", "1", "--out", str(run_dir))[0] == 0
+    ckpt = str(run_dir / "last.safetensors")
+    status = cli.main(["eval", ckpt])
+    out, _ = capsys.readouterr()
+    assert status == 0 and "pixel acc" in out and "mean IU" in out and "f.w. IU" in out
+    image = tmp_path / "picture.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(image)
+    status = cli.main(["predict", ckpt, str(image), "--out", str(tmp_path / "pred")])
+    out, err = capsys.readouterr()
+    assert status == 0 and err == "" and out.startswith(f"{image}: mask ")
+    mask = Image.open(tmp_path / "pred" / "picture_mask.png")
+    overlay = Image.open(tmp_path / "pred" / "picture_overlay.png")
+    assert mask.mode == "P" and mask.size == overlay.size == (40, 30) and overlay.mode == "RGB"
+    assert np.asarray(mask).max() < 7
+    np.testing.assert_array_equal(np.asarray(mask.getpalette(), np.uint8).reshape(-1, 3)[:7], voc_colormap()[:7])
+
+
+def test_segment_resume_in_the_middle_of_an_epoch_is_exact(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the second step of a two-epoch FCN run; ``--resume`` alone ends where the
+    uninterrupted run ends."""
+    import signal
+
+    from minidl.training import Trainer
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert run(capsys, "--net", "fcn32s", "--epochs", "2", "--out", str(whole))[0] == 0
+    real = Trainer._check_finite
+
+    def ctrl_c(self, value):
+        if self.step == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, value)
+
+    monkeypatch.setattr(Trainer, "_check_finite", ctrl_c)
+    assert run(capsys, "--net", "fcn32s", "--epochs", "2", "--out", str(cut))[0] == 130
+    monkeypatch.setattr(Trainer, "_check_finite", real)
+    status = cli.main(["segment", "--no-progress", "--resume", str(cut / "interrupted.safetensors")])
+    out, _ = capsys.readouterr()
+    assert status == 0 and "after its batch 2" in out
+    a, b = minidl.load(str(whole / "last.safetensors")), minidl.load(str(cut / "last.safetensors"))
+    for key, value in a["model"].items():
+        np.testing.assert_array_equal(value.numpy(), b["model"][key].numpy(), err_msg=key)
+    assert [r["val_mean_iu"] for r in a["history"]] == [r["val_mean_iu"] for r in b["history"]]
+
+
 def test_median_frequency_weights_by_hand(tmp_path, capsys):
-    from nets.segment_cli import median_frequency_weights
+    from nets.commands.segmentation import median_frequency_weights
 
     class Masks:
         targets = np.array([[[0, 0, 0, 0], [0, 0, 1, 1], [2, 255, 255, 255]]])  # 6 / 2 / 1 labelled pixels
