@@ -28,6 +28,10 @@ N(0, 1) data and He-scaled weights, max error relative to the largest output of 
 im2col 4e-7, winograd2 5e-7, winograd4 1.5e-6 (forward); the larger interpolation points of F(4x4)
 amplify float32 rounding. In float64 all three agree to 1e-12 (relative).
 
+On the GPU the transforms are the gather kernels ``kernels/winograd_input.cu``, ``winograd_output.cu`` and
+``winograd_grad_tiles.cu`` around CuPy's batched matmul; float16 data is transformed and multiplied in
+float32 there (the kernels' accumulator type), rounded to float16 only in the result.
+
 Choosing: ``set_conv_algorithm('auto' | 'im2col' | 'winograd2' | 'winograd4')``. A forced Winograd
 applies to 3x3, stride 1, dilation 1 convolutions with padding at most 2 (else im2col runs); 'auto'
 takes F(4x4) where measurements showed it faster (see ``choose``).
@@ -111,16 +115,15 @@ def choose(x_shape, w_shape, geo, groups, x):
     VGG-16 at 64x64 and of the benchmark (batch 16-64, 16 to 256 channels, maps 4 to 64), 1.06-1.9x
     ahead of im2col (64 channels at 32x32: 1.7x); on 2 x 2 maps (512 channels) im2col was 2-3x faster than
     either, and thin inputs (a network's 3-channel first layer) keep im2col. On the GPU 'auto' keeps
-    im2col (not measured there yet); a forced Winograd runs its ``.cu`` transforms (float32, float64).
+    im2col (not measured there yet; a forced Winograd runs its ``.cu`` transforms), and so does float16
+    (its 10-bit mantissa and F(4x4)'s larger transform entries lose too much).
     """
     if _algorithm == "im2col" or not applies(w_shape, geo):
         return 0
-    if backend.is_gpu_array(x):
-        if _algorithm == "auto" or x.dtype not in (np.float32, np.float64):
-            return 0
-        return ALGORITHMS[_algorithm]
     if _algorithm != "auto":
         return ALGORITHMS[_algorithm]
+    if backend.is_gpu_array(x) or x.dtype == np.float16:
+        return 0
     c_in, c_out = x_shape[1] // groups, w_shape[0] // groups
     if min(geo.oh, geo.ow) >= 4 and min(c_in, c_out) >= 16:
         return 4
@@ -131,6 +134,11 @@ def choose(x_shape, w_shape, geo, groups, x):
 def _kron(m, dtype):
     mats = {k: np.array(v, dtype=np.float64) for k, v in MATRICES[m].items()}
     return tuple(np.kron(mats[k], mats[k]).astype(dtype) for k in ("BT", "G", "AT"))
+
+
+def _acc(dtype):
+    """The type the transforms are applied in: float32 for float16 data (as the kernels' acc_t)."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float16 else np.dtype(dtype)
 
 
 def transforms(m, dtype, xp=np):
@@ -168,14 +176,14 @@ def _input_tiles(x, pad_top_left, counts, m):
 def _transformed_input(x, pad_top_left, counts, m):
     """V = B^T d B for every tile: (t^2, C, N * TH * TW). GPU: ``kernels/winograd_input.cu``."""
     xp = backend.get_array_module(x)
-    kb = transforms(m, x.dtype, xp)[0]
+    kb = transforms(m, x.dtype if xp is np else _acc(x.dtype), xp)[0]
     if xp is np:
         d = _input_tiles(x, pad_top_left, counts, m)
         v = scratch("transformed", d.shape, x.dtype)
         np.matmul(kb, d.reshape(kb.shape[1], -1), out=v.reshape(kb.shape[0], -1))
         return v
     n, c, h, w = x.shape
-    v = xp.empty((kb.shape[0], c, n * counts[0] * counts[1]), dtype=x.dtype)
+    v = xp.empty((kb.shape[0], c, n * counts[0] * counts[1]), dtype=kb.dtype)
     kernel = backend.load_kernel("winograd_input", "winograd_input", x.dtype)
     i32 = np.int32
     backend.launch(kernel, v.size, (xp.ascontiguousarray(x), kb, v, np.int64(v.size), i32(n), i32(c), i32(h),
@@ -185,11 +193,13 @@ def _transformed_input(x, pad_top_left, counts, m):
 
 
 def _transformed_weight(w, groups, m):
-    """U = G g G^T for every (output, input) channel pair: (t^2, groups, C_out / groups, C / groups)."""
+    """U = G g G^T for every (output, input) channel pair: (t^2, groups, C_out / groups, C / groups);
+    on the GPU in the kernels' accumulator type (float32 for float16 weights)."""
     xp = backend.get_array_module(w)
-    kg = transforms(m, w.dtype, xp)[1]
+    kg = transforms(m, _acc(w.dtype), xp)[1]
     c_out, c_g = w.shape[:2]
-    u = xp.matmul(kg, xp.ascontiguousarray(w).reshape(c_out * c_g, 9).T)
+    u = xp.matmul(kg, xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9).T)
+    u = u if xp is not np else u.astype(w.dtype, copy=False)
     return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
 
 
@@ -205,12 +215,12 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
     t2, _, c_og, c_g = u.shape
     c_out = c_og * groups
     counts = _tile_counts(out_size, m)
-    ka = transforms(m, x.dtype, xp)[2]
+    ka = transforms(m, x.dtype if xp is np else _acc(x.dtype), xp)[2]
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
 
     def work(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
-        prod = scratch("products", (t2, groups, c_og, v.shape[2]), x.dtype, xp)
+        prod = scratch("products", (t2, groups, c_og, v.shape[2]), v.dtype, xp)
         xp.matmul(u, v.reshape(t2, groups, c_g, -1), out=prod)
         if xp is not np:
             kernel = backend.load_kernel("winograd_output", "winograd_output", x.dtype)
@@ -262,13 +272,13 @@ def _output_tiles(y, counts, m):
 def _output_gradient_tiles(y, counts, m):
     """dM = A dY A^T for every tile of the output gradient y: (t^2, N * TH * TW, C_out)."""
     xp = backend.get_array_module(y)
-    ka = transforms(m, y.dtype, xp)[2]
+    ka = transforms(m, y.dtype if xp is np else _acc(y.dtype), xp)[2]
     if xp is np:
         dm = scratch("transformed gradient", (ka.shape[1], y.shape[0] * counts[0] * counts[1], y.shape[1]), y.dtype)
         np.matmul(ka.T, _output_tiles(y, counts, m), out=dm.reshape(ka.shape[1], -1))
         return dm
     n, c_out, oh, ow = y.shape
-    dm = xp.empty((ka.shape[1], n * counts[0] * counts[1], c_out), dtype=y.dtype)
+    dm = xp.empty((ka.shape[1], n * counts[0] * counts[1], c_out), dtype=ka.dtype)
     kernel = backend.load_kernel("winograd_grad_tiles", "winograd_grad_tiles", y.dtype)
     i32 = np.int32
     backend.launch(kernel, dm.size, (xp.ascontiguousarray(y), ka, dm, np.int64(dm.size), i32(n), i32(c_out),
@@ -283,7 +293,7 @@ def correlate_weight_grad(x, y, geo, groups, m):
     c_out = y.shape[1]
     c_og, c_g = c_out // groups, c // groups
     counts = _tile_counts((geo.oh, geo.ow), m)
-    kg = transforms(m, x.dtype, xp)[1]
+    kg = transforms(m, _acc(x.dtype), xp)[1]
     t2 = kg.shape[0]
 
     def work(a, b):
@@ -297,5 +307,5 @@ def correlate_weight_grad(x, y, geo, groups, m):
     du = parts[0]
     for part in parts[1:]:
         du += part
-    dw = xp.matmul(kg.T, du.reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
-    return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).reshape(c_out, c_g, 3, 3)
+    dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+    return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)

@@ -1,5 +1,6 @@
-// dtypes: float32 float64
-// The adjoint of the Winograd output transform, gather-style: one thread per value of
+// dtypes: float16 float32 float64
+// The adjoint of the Winograd output transform, gather-style (the matrix and dM in acc_t, float32 for
+// float16 data): one thread per value of
 //
 //     dM[e, (n, th, tw), co] = sum_{r, s < m} KA[r m + s, e] * dy[n, co, th m + r, tw m + s]
 //
@@ -9,7 +10,7 @@
 // no atomics, the same bits every run. The CPU twin is ``winograd._output_tiles`` and one GEMM with KA^T.
 
 extern "C" __global__ void winograd_grad_tiles(
-    const scalar_t* __restrict__ dy, const scalar_t* __restrict__ ka, scalar_t* __restrict__ dm,
+    const scalar_t* __restrict__ dy, const acc_t* __restrict__ ka, acc_t* __restrict__ dm,
     long long total, int n_batch, int channels, int out_h, int out_w, int tiles_h, int tiles_w, int m)
 {
     const int t2 = (m + 2) * (m + 2);
@@ -31,9 +32,9 @@ extern "C" __global__ void winograd_grad_tiles(
             for (int s = 0; s < m; ++s) {
                 const int x = tw * m + s;
                 if (x >= out_w) break;
-                sum += (acc_t)ka[(long long)(r * m + s) * t2 + e] * (acc_t)plane[(long long)y * out_w + x];
+                sum += ka[(long long)(r * m + s) * t2 + e] * (acc_t)plane[(long long)y * out_w + x];
             }
         }
-        dm[idx] = (scalar_t)sum;
+        dm[idx] = sum;
     }
 }

@@ -1,5 +1,6 @@
-// dtypes: float32 float64
-// Winograd input transform, gather-style: one thread per transformed value
+// dtypes: float16 float32 float64
+// Winograd input transform, gather-style: one thread per transformed value (the matrix and V in acc_t,
+// float32 for float16 data, so that the products that follow see V unrounded)
 //
 //     V[e, c, (n, th, tw)] = sum_{i, j < t} KB[e, i t + j] * x_pad[n, c, th m + i, tw m + j]
 //
@@ -10,7 +11,7 @@
 // followed by one GEMM with KB.
 
 extern "C" __global__ void winograd_input(
-    const scalar_t* __restrict__ x, const scalar_t* __restrict__ kb, scalar_t* __restrict__ v,
+    const scalar_t* __restrict__ x, const acc_t* __restrict__ kb, acc_t* __restrict__ v,
     long long total, int n_batch, int channels, int height, int width, int pt, int pl,
     int tiles_h, int tiles_w, int m)
 {
@@ -25,7 +26,7 @@ extern "C" __global__ void winograd_input(
         const int th = (int)((tile / tiles_w) % tiles_h);
         const int n = (int)(tile / ((long long)tiles_w * tiles_h));
         const scalar_t* plane = x + ((long long)n * channels + c) * height * width;
-        const scalar_t* weights = kb + (long long)e * t * t;
+        const acc_t* weights = kb + (long long)e * t * t;
         acc_t sum = (acc_t)0.0f;
         for (int i = 0; i < t; ++i) {
             const int h = th * m + i - pt;
@@ -33,9 +34,9 @@ extern "C" __global__ void winograd_input(
             for (int j = 0; j < t; ++j) {
                 const int w = tw * m + j - pl;
                 if (w < 0 || w >= width) continue;
-                sum += (acc_t)weights[i * t + j] * (acc_t)plane[(long long)h * width + w];
+                sum += weights[i * t + j] * (acc_t)plane[(long long)h * width + w];
             }
         }
-        v[idx] = (scalar_t)sum;
+        v[idx] = sum;
     }
 }

@@ -1,5 +1,6 @@
-// dtypes: float32 float64
-// Winograd output transform, gather-style: one thread per output pixel
+// dtypes: float16 float32 float64
+// Winograd output transform, gather-style: one thread per output pixel (the matrix and M in acc_t,
+// float32 for float16 data)
 //
 //     out[n, co, y, x] = sum_{e < t^2} KA[(y mod m) m + (x mod m), e] * M[e, co, (n, y div m, x div m)]
 //
@@ -9,7 +10,7 @@
 // copy per tile position (``winograd._forward``).
 
 extern "C" __global__ void winograd_output(
-    const scalar_t* __restrict__ prod, const scalar_t* __restrict__ ka, scalar_t* __restrict__ out,
+    const acc_t* __restrict__ prod, const acc_t* __restrict__ ka, scalar_t* __restrict__ out,
     long long total, int n_batch, int channels, int out_h, int out_w, int tiles_h, int tiles_w, int m)
 {
     const int t2 = (m + 2) * (m + 2);
@@ -21,10 +22,10 @@ extern "C" __global__ void winograd_output(
         const long long image = idx / ((long long)out_w * out_h);  // n * channels + co
         const int co = (int)(image % channels), n = (int)(image / channels);
         const long long tile = ((long long)n * tiles_h + y / m) * tiles_w + x / m;
-        const scalar_t* weights = ka + (long long)((y % m) * m + (x % m)) * t2;
+        const acc_t* weights = ka + (long long)((y % m) * m + (x % m)) * t2;
         acc_t sum = (acc_t)0.0f;
         for (int e = 0; e < t2; ++e) {
-            sum += (acc_t)weights[e] * (acc_t)prod[((long long)e * channels + co) * tiles + tile];
+            sum += weights[e] * prod[((long long)e * channels + co) * tiles + tile];
         }
         out[idx] = (scalar_t)sum;
     }
