@@ -23,7 +23,6 @@ the whole op, and a chunk's columns are small enough to still be in cache when i
 A call made from inside a worker (or while another thread holds the pool) runs its chunks serially.
 """
 import concurrent.futures
-import os
 import threading
 
 from . import backend
@@ -31,17 +30,15 @@ from . import backend
 
 _pool = None
 _pool_size = 0
-_pool_pid = None  # a forked child inherits the pool object but not its threads: it makes its own
 _busy = threading.Lock()
 _local = threading.local()
 
 
 def _executor(threads):
-    global _pool, _pool_size, _pool_pid
-    if _pool is None or _pool_size != threads or _pool_pid != os.getpid():
-        if _pool is not None and _pool_pid == os.getpid():
+    global _pool, _pool_size
+    if _pool is None or _pool_size != threads:
+        if _pool is not None:
             _pool.shutdown(wait=True)
-        _pool_pid = os.getpid()
         _pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minidl",
                                                       initializer=_mark_worker)
         _pool_size = threads

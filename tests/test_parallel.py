@@ -130,18 +130,3 @@ def test_minidl_num_threads_sets_the_pool_and_blas(value):
         blas = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         assert blas.stdout.strip() == value
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_a_forked_child_makes_its_own_pool(threads):
-    import multiprocessing
-
-    threads(2)
-    parallel.run_chunks(lambda a, b: a, [(0, 1), (1, 2)])  # the parent's pool exists
-    context = multiprocessing.get_context("fork")
-    with context.Pool(1) as pool:
-        assert pool.apply_async(_chunk_sums).get(timeout=60) == [1, 5]
-
-
-def _chunk_sums():
-    return parallel.run_chunks(lambda a, b: a + b, [(0, 1), (2, 3)])
