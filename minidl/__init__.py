@@ -10,11 +10,17 @@ from .tensor import (  # noqa: F401
     Tensor, bool_, double, float16, float32, float64, half, int32, int64, long, uint8,
 )
 from .creation import (  # noqa: F401
-    arange, empty, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint,
+    randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402
 from .functional.winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401,E402
+from .functions import (  # noqa: F401,E402
+    abs, add, amax, amin, argmax, argmin, chunk, clamp, clip, div, exp, flatten, is_tensor, log, log_softmax,
+    matmul, max, mean, min, mul, neg, numel, permute, pow, relu, reshape, sigmoid, softmax, sqrt, squeeze, sub,
+    sum, t, tanh, transpose, unsqueeze,
+)
 from .gradcheck import gradcheck  # noqa: F401,E402
 from . import optim  # noqa: F401,E402
 from .checkpoint import CheckpointError, load, save  # noqa: F401,E402

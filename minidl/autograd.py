@@ -7,13 +7,20 @@ wraps this for tensors and, when gradients are enabled and an input requires one
 in the graph: each output tensor points at the ``Function`` that made it, and the ``Function`` keeps
 its input tensors.
 
+Each ``Function`` also keeps, per input, the *edge* it was made from: the ``Function`` that had produced
+that input (and which of its outputs it was) at the time of the call. The walk follows these edges,
+not the tensors' current ``grad_fn``, so that an in-place op that later gives a tensor a new history
+(``h.relu_()``) does not reroute the gradients of the ops that read its old value.
+
 ``backward`` walks that graph once, in reverse topological order found without recursion (a chain of
-100,000 nodes is fine), so diamonds and reused tensors get every contribution exactly once.
+100,000 nodes is fine), so diamonds and reused tensors get every contribution exactly once. Before a
+``Function``'s backward runs, the tensors it saved are checked against in-place changes
+(``minidl/versions.py``).
 """
 import functools
 import threading
 
-from . import backend
+from . import backend, versions
 
 _state = threading.local()
 
@@ -84,7 +91,9 @@ class Function:
 
     def __init__(self):
         self.inputs = ()
+        self.input_edges = ()  # per input: (producing Function or None for a leaf, its output index)
         self.needs_input_grad = ()
+        self.saved_versions = ()  # (tensor's version counter, version when saved, description)
         self._freed = False
 
     def forward(self, *arrays, **options):  # pragma: no cover - the contract
@@ -121,10 +130,11 @@ class Function:
         record = is_grad_enabled() and any(fn.needs_input_grad)
         out = fn.forward(*arrays, **options)
         multiple = isinstance(out, tuple)
-        outs = out if multiple else (out,)
+        outs = tuple(_as_array(o) for o in out) if multiple else (_as_array(out),)
         results = []
         for k, o in enumerate(outs):
             t = Tensor._wrap(o)
+            versions.share_counter_if_view(t, inputs)
             if record and _is_float(o):
                 t.requires_grad = True
                 t._ctx = fn
@@ -132,16 +142,31 @@ class Function:
             results.append(t)
         if record:
             fn.inputs = inputs
+            fn.input_edges = tuple(None if t is None else (t._ctx, t._out_index) for t in inputs)
             fn._out_meta = tuple((o.shape, o.dtype) for o in outs)
+            fn.saved_versions = versions.saved_versions(fn, inputs, results)
         return tuple(results) if multiple else results[0]
 
+    # What backward needs besides what forward saved; ``_release`` keeps exactly these (and the
+    # version check does not look in them for saved arrays).
+    _GRAPH_ATTRIBUTES = frozenset({"inputs", "input_edges", "needs_input_grad", "_out_meta", "saved_versions"})
+
     def _release(self):
-        """Drop what forward saved, so memory is returned as soon as backward is through."""
-        keep = {"inputs", "needs_input_grad", "_out_meta"}
+        """Drop what forward saved, so memory is returned as soon as backward is through.
+
+        Every attribute not in ``_GRAPH_ATTRIBUTES`` is deleted: ``forward`` may keep anything on
+        ``self`` under any name, and all of it counts as saved for the backward. A second backward
+        through this ``Function`` then finds ``_freed`` set and says so.
+        """
         for name in list(vars(self)):
-            if name not in keep:
+            if name not in self._GRAPH_ATTRIBUTES:
                 delattr(self, name)
         self._freed = True
+
+
+def _as_array(value):
+    """NumPy turns 0-d results into scalars (np.float32(2.0)); a tensor always holds an array."""
+    return value if hasattr(value, "flags") else backend.np.asarray(value)
 
 
 def _is_float(array):
@@ -161,9 +186,9 @@ def _topological_order(roots):
             continue
         visited.add(id(fn))
         stack.append((fn, True))
-        for t in fn.inputs:
-            if t is not None and t._ctx is not None and id(t._ctx) not in visited:
-                stack.append((t._ctx, False))
+        for edge in fn.input_edges:
+            if edge is not None and edge[0] is not None and id(edge[0]) not in visited:
+                stack.append((edge[0], False))
     order.reverse()
     return order
 
@@ -200,14 +225,9 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 )
             if backend.device_of(g) != t.device:
                 raise ValueError(f"backward: gradient on {backend.device_of(g)} but tensor on {t.device}")
-        if t._ctx is None:
-            t._accumulate(g)
-            continue
-        if t._retain_grad:
-            t._accumulate(g)
-        key = (id(t._ctx), t._out_index)
-        pending[key] = pending[key] + g if key in pending else g
-        roots.append(t._ctx)
+        _send(t, (t._ctx, t._out_index), g, pending)
+        if t._ctx is not None:
+            roots.append(t._ctx)
 
     for fn in _topological_order(roots):
         if fn._freed:
@@ -225,6 +245,7 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
             grads_out.append(g)
         if all(g is None for g in grads_out):
             continue
+        versions.check_saved_versions(fn)
         grads_in = fn.backward(*grads_out)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)
@@ -233,7 +254,7 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 f"{type(fn).__name__}.backward returned {len(grads_in)} gradients "
                 f"for {len(fn.inputs)} inputs"
             )
-        for t, g in zip(fn.inputs, grads_in):
+        for t, edge, g in zip(fn.inputs, fn.input_edges, grads_in):
             if g is None or t is None or not t.requires_grad:
                 continue
             if tuple(g.shape) != tuple(t.shape):
@@ -241,15 +262,21 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                     f"{type(fn).__name__}.backward returned a gradient of shape {tuple(g.shape)} "
                     f"for an input of shape {tuple(t.shape)}"
                 )
-            if t._ctx is None:
-                t._accumulate(g)
-            else:
-                if t._retain_grad:
-                    t._accumulate(g)
-                key = (id(t._ctx), t._out_index)
-                pending[key] = pending[key] + g if key in pending else g
+            _send(t, edge, g, pending)
         if not retain_graph:
             fn._release()
+
+
+def _send(t, edge, g, pending):
+    """Deliver gradient ``g`` of tensor ``t``, reached through ``edge`` = (producing Function, output
+    index): a leaf accumulates it into ``.grad``; an op's output adds it to what its producer has
+    pending (and into ``.grad`` too when ``retain_grad()`` asked for it)."""
+    producer, index = edge
+    if producer is None or t._retain_grad:
+        t._accumulate(g)
+    if producer is not None:
+        key = (id(producer), index)
+        pending[key] = pending[key] + g if key in pending else g
 
 
 def _xp_of_inputs(fn):

@@ -26,10 +26,28 @@ def _check_input_size(input_size, who):
         isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in input_size
     ):
         raise ValueError(
-            f"{who}: input_size must be a tuple of positive ints including the batch, e.g. (1, 3, 224, 224); "
-            f"got {input_size!r}"
+            f"{who}: input_size must be a tuple of positive ints, e.g. (3, 224, 224) or with the batch "
+            f"(1, 3, 224, 224); got {input_size!r}"
         )
     return tuple(int(s) for s in input_size)
+
+
+# layers that take a batch of images (N, C, H, W), and the rank of one sample for each kind of first layer
+_IMAGE_LAYERS = (
+    nn.Conv2d, nn.ConvTranspose2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
+    nn.BatchNorm2d, nn.LocalResponseNorm, nn.LocalResponseNormPaper, nn.Dropout2d,
+)
+
+
+def _with_batch(model, input_size):
+    """``input_size`` with a batch of 1 in front when it is one sample's size: (C, H, W) for a model whose
+    first layer takes images, (in_features,) for one that starts with ``Linear``. Otherwise as given."""
+    first = next((m for m in model.modules() if not any(True for _ in m.children())), None)
+    if isinstance(first, _IMAGE_LAYERS) and len(input_size) == 3:
+        return (1,) + input_size
+    if isinstance(first, nn.Linear) and len(input_size) == 1:
+        return (1,) + input_size
+    return input_size
 
 
 def _model_device(model, device, who):
@@ -76,7 +94,7 @@ def _trace(model, input_size, device, dtype, who):
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"{who}: expected a minidl.nn.Module, got {type(model).__name__}")
-    input_size = _check_input_size(input_size, who)
+    input_size = _with_batch(model, _check_input_size(input_size, who))
     device = _model_device(model, device, who)
     calls, handles = [], []
 
@@ -102,7 +120,7 @@ def _trace(model, input_size, device, dtype, who):
             h.remove()
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
-    return calls
+    return calls, input_size
 
 
 def _shape_text(shape):
@@ -150,14 +168,18 @@ def summary(model, input_size, device=None, dtype=float32):
     """A table of ``model``'s leaf layers in the order they run: name, type, output shape, parameters and
     multiply-accumulates (MACs), with totals.
 
-    ``input_size`` includes the batch, e.g. (1, 3, 224, 224). MACs are for that whole batch (per image
-    with batch 1) and count convolutions and linear layers only: Conv2d out_elements * in_channels/groups * kh * kw,
+    ``input_size`` is one sample's size, e.g. (3, 224, 224) (as torchsummary takes it), or includes the
+    batch, e.g. (8, 3, 224, 224) (as torchinfo takes it). A sample's size is recognised from the first
+    layer: 3 entries for a model that starts with an image layer (Conv2d, pooling, BatchNorm2d, ...), 1 for
+    one that starts with Linear; a batch of 1 is then put in front, and the table shows it. MACs are for
+    the whole batch (per image with batch 1) and count convolutions and linear layers only:
+    Conv2d out_elements * in_channels/groups * kh * kw,
     ConvTranspose2d in_elements * out_channels/groups * kh * kw, Linear out_elements * in_features; bias,
     activations, pooling and normalisation add nothing. A module run twice gets two rows (its MACs count
     twice), its parameters only on the first. The totals of parameters are over ``model.parameters()``.
     ``device`` defaults to the model's; the model is not moved.
     """
-    calls = _trace(model, input_size, device, dtype, "summary")
+    calls, input_size = _trace(model, input_size, device, dtype, "summary")
     seen, rows = set(), []
     for call in calls:
         own = [p for p in call.module.parameters(recurse=False) if id(p) not in seen]
@@ -264,7 +286,7 @@ def receptive_field(model, input_size, device=None, dtype=float32):
     are not supported.
     """
     who = "receptive_field"
-    calls = _trace(model, input_size, device, dtype, who)
+    calls, input_size = _trace(model, input_size, device, dtype, who)
     r, j, start = np.ones(2), np.ones(2), np.zeros(2)
     rows, grid = [], None
     for call in calls:

@@ -1,8 +1,10 @@
 """``Tensor``: an n-dimensional array (NumPy on the CPU, CuPy on the GPU) that remembers how it was made.
 
 The arithmetic lives in ``minidl/functional/arithmetic.py``, ``reduction.py`` and ``shape.py``, one
-``Function`` per operation with its backward next to its forward; the methods here (and the reduction
-and shape methods in ``minidl/tensor_methods.py``, mixed into ``Tensor``) only route to them.
+``Function`` per operation with its backward next to its forward. ``Tensor``'s methods only route to
+them: the arithmetic, reduction and shape methods are mixed in from ``minidl/tensor_methods.py``, the
+in-place ones (``add_``, ``zero_``, ``x -= y``) from ``minidl/inplace.py``; this file keeps what makes a
+tensor (its array, gradient, history and version counter) and the conversions.
 
 dtypes follow PyTorch: ``Tensor(ndarray)`` keeps the array's dtype (as ``torch.from_numpy``),
 ``Tensor([1, 2])`` and ``Tensor(3)`` are float32 (as ``torch.Tensor``), ``minidl.tensor(data)`` infers
@@ -11,8 +13,10 @@ as ``torch.tensor`` (bool, int64 or float32). A Python scalar never upcasts a te
 """
 import numpy as np
 
-from . import autograd, backend
-from .tensor_methods import MaxMin, ReductionShapeMethods  # noqa: F401  (MaxMin: minidl.tensor.MaxMin)
+from . import autograd, backend, tensor_methods
+from .inplace import InPlaceMethods
+from .tensor_methods import ArithmeticMethods, MaxMin, ReductionShapeMethods  # noqa: F401  (minidl.tensor.MaxMin)
+from .versions import VersionCounter, share_counter
 
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
@@ -28,7 +32,6 @@ half = float16
 DEFAULT_DTYPE = float32
 
 
-
 def _fmt(shape):
     return str(tuple(int(s) for s in shape))
 
@@ -37,7 +40,7 @@ def _dtype_or_none(dtype):
     return None if dtype is None else np.dtype(dtype)
 
 
-class Tensor(ReductionShapeMethods):
+class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
     """An array with an optional gradient and a link to the op that produced it."""
 
     __array_priority__ = 1000
@@ -65,6 +68,9 @@ class Tensor(ReductionShapeMethods):
         self._ctx = None
         self._out_index = 0
         self._retain_grad = False
+        self._version_counter = VersionCounter()
+        if isinstance(data, Tensor) and array is data.data:
+            share_counter(self, data)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -77,6 +83,7 @@ class Tensor(ReductionShapeMethods):
         t._ctx = None
         t._out_index = 0
         t._retain_grad = False
+        t._version_counter = VersionCounter()
         t.requires_grad = False
         return t
 
@@ -110,8 +117,9 @@ class Tensor(ReductionShapeMethods):
         return self._ctx
 
     @property
-    def T(self):
-        return self.permute(*reversed(range(self.ndim)))
+    def _version(self):
+        """How many in-place writes this tensor's memory has seen (``minidl/versions.py``)."""
+        return self._version_counter.value
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -156,8 +164,10 @@ class Tensor(ReductionShapeMethods):
         autograd.backward(self, gradient, retain_graph=retain_graph)
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """The same data (and version counter), cut from the graph."""
+        out = Tensor._wrap(self.data)
+        share_counter(out, self)
+        return out
 
     def zero_grad(self):
         self.grad = None
@@ -168,9 +178,9 @@ class Tensor(ReductionShapeMethods):
         device, dtype = parse_to_args(args, {"device": device, "dtype": dtype}, "Tensor")
         out = self
         if device is not None and device != self.device:
-            out = _S.ToDevice.apply(out, device=device)
+            out = shape_ops.ToDevice.apply(out, device=device)
         if dtype is not None and dtype != self.dtype:
-            out = _A.Cast.apply(out, dtype=dtype)
+            out = arithmetic.Cast.apply(out, dtype=dtype)
         return out
 
     def cpu(self):
@@ -215,7 +225,7 @@ class Tensor(ReductionShapeMethods):
         return self.numpy().tolist()
 
     def clone(self):
-        return _A.Clone.apply(self)
+        return arithmetic.Clone.apply(self)
 
     def contiguous(self):
         return self
@@ -251,166 +261,6 @@ class Tensor(ReductionShapeMethods):
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
-    # ----------------------------------------------------------------- arithmetic
-    def _operand(self, other, op):
-        return _A.as_operand(self, other, op)
-
-    def __add__(self, other):
-        return _A.binary(_A.Add, self, other, "add")
-
-    def __radd__(self, other):
-        return _A.binary(_A.Add, other, self, "add")
-
-    def __sub__(self, other):
-        return _A.binary(_A.Sub, self, other, "sub")
-
-    def __rsub__(self, other):
-        return _A.binary(_A.Sub, other, self, "sub")
-
-    def __mul__(self, other):
-        return _A.binary(_A.Mul, self, other, "mul")
-
-    def __rmul__(self, other):
-        return _A.binary(_A.Mul, other, self, "mul")
-
-    def __truediv__(self, other):
-        return _A.binary(_A.Div, self, other, "div")
-
-    def __rtruediv__(self, other):
-        return _A.binary(_A.Div, other, self, "div")
-
-    def __pow__(self, other):
-        return _A.power(self, other)
-
-    def __rpow__(self, other):
-        return _A.binary(_A.Pow, other, self, "pow")
-
-    def __matmul__(self, other):
-        return _A.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _A.matmul(other, self)
-
-    def __neg__(self):
-        return _A.Neg.apply(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return self.abs()
-
-    def __lt__(self, other):
-        return _A.compare(self, other, "lt")
-
-    def __le__(self, other):
-        return _A.compare(self, other, "le")
-
-    def __gt__(self, other):
-        return _A.compare(self, other, "gt")
-
-    def __ge__(self, other):
-        return _A.compare(self, other, "ge")
-
-    def __eq__(self, other):
-        return _A.compare(self, other, "eq")
-
-    def __ne__(self, other):
-        return _A.compare(self, other, "ne")
-
-    def __invert__(self):
-        if self.dtype != bool_:
-            raise TypeError(f"~ needs a bool tensor, got {self.dtype}")
-        return Tensor._wrap(~self.data)
-
-    def __and__(self, other):
-        return Tensor._wrap(self.data & _A.as_operand(self, other, "and")[1].data)
-
-    def __or__(self, other):
-        return Tensor._wrap(self.data | _A.as_operand(self, other, "or")[1].data)
-
-    def add(self, other):
-        return self + other
-
-    def sub(self, other):
-        return self - other
-
-    def mul(self, other):
-        return self * other
-
-    def div(self, other):
-        return self / other
-
-    def pow(self, other):
-        return self ** other
-
-    def matmul(self, other):
-        return self @ other
-
-    def neg(self):
-        return -self
-
-    def exp(self):
-        return _A.Exp.apply(self)
-
-    def log(self):
-        return _A.Log.apply(self)
-
-    def sqrt(self):
-        return _A.Sqrt.apply(self)
-
-    def abs(self):
-        return _A.Abs.apply(self)
-
-    def clip(self, min=None, max=None):
-        """Clamp into [min, max]; the gradient passes where min <= x <= max, as in PyTorch."""
-        if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
-        return _A.Clip.apply(self, min=min, max=max)
-
-    clamp = clip
-
-    def relu(self):
-        from .functional import relu
-
-        return relu(self)
-
-    def sigmoid(self):
-        from .functional import sigmoid
-
-        return sigmoid(self)
-
-    def tanh(self):
-        from .functional import tanh
-
-        return tanh(self)
-
-    def softmax(self, dim):
-        from .functional import softmax
-
-        return softmax(self, dim)
-
-    def log_softmax(self, dim):
-        from .functional import log_softmax
-
-        return log_softmax(self, dim)
-
-    # ----------------------------------------------------------------- in-place helpers (no graph)
-    def zero_(self):
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value):
-        self.data[...] = value
-        return self
-
-    def copy_(self, other):
-        src = other.data if isinstance(other, Tensor) else other
-        if tuple(src.shape) != self.shape:
-            raise ValueError(f"copy_: source shape {_fmt(src.shape)} differs from {_fmt(self.shape)}")
-        self.data[...] = backend.to_device(src, self.device).astype(self.dtype, copy=False)
-        return self
-
 
 def parse_to_args(args, kwargs, who):
     """Split ``to(...)`` arguments (devices, dtypes, a tensor to match) into (device, dtype), each or None."""
@@ -432,9 +282,7 @@ def parse_to_args(args, kwargs, who):
             None if dtype is None else np.dtype(dtype))
 
 
-from .functional import arithmetic as _A  # noqa: E402  (the ops need Tensor defined first)
-from .functional import reduction as _R  # noqa: E402
-from .functional import shape as _S  # noqa: E402
-from . import tensor_methods as _methods  # noqa: E402
+from .functional import arithmetic, reduction  # noqa: E402  (they import Tensor: after it)
+from .functional import shape as shape_ops  # noqa: E402
 
-_methods.bind(_R, _S)
+tensor_methods.connect_ops(arithmetic, reduction, shape_ops)

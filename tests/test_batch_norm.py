@@ -82,12 +82,23 @@ def test_eval_uses_running_stats_and_leaves_them_alone(case):
     np.testing.assert_array_equal(running_var.data, rv0)
 
 
-def test_eval_without_running_stats_uses_the_batch(rng):
-    x = rng.normal(size=(4, 3, 2))
-    mean, biased, _ = naive_channel_stats(x)
-    y = F.batch_norm(minidl.Tensor(x), None, None, training=False)
-    np.testing.assert_allclose(y.data, naive_batch_norm(x, mean, biased, np.ones(3), np.zeros(3), 1e-5),
+def test_eval_without_running_stats_is_refused_as_in_pytorch(rng):
+    x = minidl.Tensor(rng.normal(size=(4, 3, 2)))
+    with pytest.raises(ValueError, match="running_mean must be given in evaluation mode"):
+        F.batch_norm(x, None, None, training=False)
+    mean, biased, _ = naive_channel_stats(x.numpy())
+    y = F.batch_norm(x, None, None, training=True)
+    np.testing.assert_allclose(y.data, naive_batch_norm(x.numpy(), mean, biased, np.ones(3), np.zeros(3), 1e-5),
                                rtol=1e-12)
+
+
+def test_eps_must_be_positive_in_training_and_non_negative_in_evaluation():
+    x = minidl.randn(4, 3)
+    with pytest.raises(ValueError, match="eps must be positive in training"):
+        F.batch_norm(x, None, None, training=True, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be non-negative"):
+        F.batch_norm(x, minidl.zeros(3), minidl.ones(3), eps=-1e-5)
+    assert F.batch_norm(x, minidl.zeros(3), minidl.ones(3), eps=0.0).shape == (4, 3)
 
 
 def test_running_stats_after_two_steps_by_hand():
@@ -146,9 +157,9 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match=r"batch_norm: running_mean has shape \(4,\) but the input has 3"):
         F.batch_norm(x, minidl.zeros(4), minidl.ones(3))
     with pytest.raises(ValueError, match=r"batch_norm: weight has shape \(2,\)"):
-        F.batch_norm(x, None, None, weight=minidl.ones(2))
+        F.batch_norm(x, None, None, weight=minidl.ones(2), training=True)
     with pytest.raises(TypeError, match="batch_norm: bias is float64 but the input is float32"):
-        F.batch_norm(x, None, None, bias=minidl.zeros(3, dtype=minidl.float64))
+        F.batch_norm(x, None, None, bias=minidl.zeros(3, dtype=minidl.float64), training=True)
     with pytest.raises(ValueError, match="batch_norm: momentum=None"):
         F.batch_norm(x, minidl.zeros(3), minidl.ones(3), training=True, momentum=None)
     with pytest.raises(ValueError, match=r"batch_norm: expected an input of shape \(N, C, \*\)"):

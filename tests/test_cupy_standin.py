@@ -163,3 +163,9 @@ def test_device_arrays_keep_cupys_rules(cp):
     assert [p.shape for p in cp.split(a, np.array([1]), axis=1)] == [(2, 1), (2, 2)]
     fresh = cp.empty(3, dtype=np.float64)
     assert np.isnan(fresh.get()).all()  # uninitialised memory is not zeros
+
+
+def test_a_view_s_base_is_the_array_it_views_as_in_cupy(cp):
+    x = cp.zeros((2, 3))
+    v = x.reshape(6)[1:]
+    assert v.base is x and x.base is None

@@ -33,8 +33,11 @@ def naive_pad(x, widths, mode, value):
 @st.composite
 def pad_case(draw):
     mode = draw(st.sampled_from(["constant", "reflect", "replicate"]))
-    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
-    n_padded = draw(st.integers(1, len(shape)))
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1 if mode == "constant" else 2, max_size=4)))
+    if mode == "constant":
+        n_padded = draw(st.integers(1, len(shape)))
+    else:  # PyTorch's combinations: the last 1-3 dimensions after (C,) or (N, C)
+        n_padded = draw(st.integers(max(len(shape) - 2, 1), min(len(shape) - 1, 3)))
     pad = []
     for n in reversed(shape[len(shape) - n_padded:]):
         top = n - 1 if mode == "reflect" else 3

@@ -8,6 +8,7 @@ needed here.
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from . import validation as check
 from .im2col import for_batch_chunks
 from .shape import normalize_dim
 
@@ -90,11 +91,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     ``inplace`` is accepted and ignored, as for ``relu``.
     """
     check_float_tensor(input, "leaky_relu")
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-        raise TypeError(
-            f"leaky_relu: negative_slope must be a number, got {type(negative_slope).__name__}"
-        )
-    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+    negative_slope = check.number(negative_slope, "negative_slope", "leaky_relu")
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
 class Sigmoid(Function):
@@ -102,6 +100,8 @@ class Sigmoid(Function):
         xp = backend.get_array_module(x)
         # e = e^-|x| lies in (0, 1]: it never overflows, and underflows quietly to exactly 0, which
         # gives the exact limits 1 (x >> 0) and 0 (x << 0) without any inf/inf
+        shape = x.shape
+        x = x.reshape(-1)  # NumPy makes 0-d results scalars, which the out= arguments below cannot take
         e = xp.abs(x)
         xp.negative(e, out=e)
         xp.exp(e, out=e)
@@ -112,8 +112,8 @@ class Sigmoid(Function):
         e *= x < 0
         e += x >= 0
         e *= r
-        self.y = e
-        return e
+        self.y = e.reshape(shape)
+        return self.y
 
     def backward(self, g):
         y = self.y

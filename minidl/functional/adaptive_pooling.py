@@ -10,7 +10,11 @@ how ResNet and GoogLeNet pool globally with (1, 1).
 
 Average pooling over such bins is separable and linear: ``y = P_h x P_w^T`` with P[i, h] =
 1 / (end(i) - start(i)) inside bin i, so it is two matrix products on either device, and so is its
-backward ``P_h^T g P_w``. Max pooling records the argmax per bin; on the GPU it is a hand-written
+backward ``P_h^T g P_w``. A product would spread a NaN or inf to every bin (0 * NaN is NaN), so when the
+input holds any, they are left out of the product and put back into the bins that contain them, as
+a direct mean over the bin gives (NaN; +-inf; NaN for +inf with -inf).
+
+Max pooling records the argmax per bin; on the GPU it is a hand-written
 kernel (``kernels/adaptive_max_pool2d.cu``), gather-style in the backward as ``max_pool2d``.
 """
 import numpy as np
@@ -18,6 +22,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import _fmt
+from . import validation as check
 from .pooling_common import ArgmaxPool, check_input, max_over_taps
 
 
@@ -29,12 +34,12 @@ def _bins(in_size, out_size):
 
 def _output_size(op, x, output_size):
     """``output_size`` (an int, or a pair of ints or None meaning "as the input") as ``(OH, OW)``."""
+    if output_size is None:
+        raise TypeError(f"{op}: output_size must be an int or a pair of ints (None only inside the pair), got None")
     items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(items) == 1:
         items = items * 2
-    ok = len(items) == 2 and all(
-        v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in items
-    )
+    ok = len(items) == 2 and all(v is None or check.is_int(v) for v in items)
     if not ok:
         raise TypeError(
             f"{op}: output_size must be an int or a pair of ints (or None), got {output_size!r}"
@@ -60,7 +65,17 @@ class AdaptiveAvgPool2d(Function):
         xp = backend.get_array_module(x)
         self.rows = _bin_matrix(x.shape[-2], out[0], xp, x.dtype)
         self.cols = _bin_matrix(x.shape[-1], out[1], xp, x.dtype)
-        return self.rows @ x @ self.cols.T
+        finite = xp.isfinite(x)
+        if bool(finite.all()):
+            return self.rows @ x @ self.cols.T
+        y = self.rows @ xp.where(finite, x, 0) @ self.cols.T
+
+        def in_bin(mask):
+            return (self.rows @ mask.astype(x.dtype) @ self.cols.T) > 0
+
+        up, down = in_bin(x == np.inf), in_bin(x == -np.inf)
+        y = xp.where(up, np.inf, xp.where(down, -np.inf, y)).astype(x.dtype, copy=False)
+        return xp.where(in_bin(xp.isnan(x)) | (up & down), np.nan, y).astype(x.dtype, copy=False)
 
     def backward(self, grad):
         return self.rows.T @ grad @ self.cols
@@ -79,7 +94,9 @@ def adaptive_avg_pool2d(x, output_size):
     """
     op = "adaptive_avg_pool2d"
     check_input(x, op)
-    return AdaptiveAvgPool2d.apply(x, out=_output_size(op, x, output_size))
+    out = _output_size(op, x, output_size)
+    with check.memory_for(op, f"an output of size {out}"):
+        return AdaptiveAvgPool2d.apply(x, out=out)
 
 
 class AdaptiveMaxPool2d(ArgmaxPool):
@@ -150,5 +167,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """
     op = "adaptive_max_pool2d"
     check_input(x, op)
-    return AdaptiveMaxPool2d.apply(x, out=_output_size(op, x, output_size),
-                                   return_indices=bool(return_indices))
+    out = _output_size(op, x, output_size)
+    return_indices = check.flag(return_indices, "return_indices", op)
+    with check.memory_for(op, f"an output of size {out}"):
+        return AdaptiveMaxPool2d.apply(x, out=out, return_indices=return_indices)

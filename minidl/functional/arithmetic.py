@@ -9,6 +9,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import DEFAULT_DTYPE, Tensor, _fmt
+from .promotion import as_operand, check_broadcast, result_dtype
+from .validation import is_number
 
 
 def reduce_to_shape(grad, shape, dtype=None):
@@ -27,64 +29,21 @@ def reduce_to_shape(grad, shape, dtype=None):
     return grad
 
 
-def _result_dtype(a, b):
-    """PyTorch's promotion between two arrays: a float meets an int -> the float; else NumPy's rule."""
-    fa, fb = a.dtype.kind == "f", b.dtype.kind == "f"
-    if fa and not fb:
-        return a.dtype
-    if fb and not fa:
-        return b.dtype
-    if a.dtype.kind == "b" and b.dtype.kind == "b":
-        return a.dtype
-    return np.result_type(a.dtype, b.dtype)
-
-
-def _scalar_array(value, like, op):
-    """A Python/NumPy scalar as an array on ``like``'s device, typed so it never upcasts ``like``."""
-    xp = backend.get_array_module(like.data)
-    kind = like.dtype.kind
-    if isinstance(value, (bool, np.bool_)):
-        dtype = like.dtype
-    elif isinstance(value, (int, np.integer)):
-        dtype = like.dtype if kind in "fiu" else np.dtype(np.int64)
-    elif isinstance(value, (float, np.floating)):
-        dtype = like.dtype if kind == "f" else DEFAULT_DTYPE
-    else:
-        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
-    return Tensor._wrap(xp.asarray(value, dtype=dtype))
-
-
-def as_operand(a, b, op):
-    """Turn both operands of a binary op into tensors on one device, or raise a clear error."""
-    if not isinstance(a, Tensor):
-        a = _coerce(a, b, op)
-    if not isinstance(b, Tensor):
-        b = _coerce(b, a, op)
-    if a.device != b.device:
-        raise ValueError(f"{op}: tensors on different devices: {a.device} and {b.device}")
-    return a, b
-
-
-def _coerce(value, like, op):
-    if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
-        return Tensor(value)
-    if isinstance(value, (list, tuple)):
-        return Tensor(np.asarray(value, dtype=like.dtype if like.dtype.kind == "f" else None),
-                      device=like.device)
-    return _scalar_array(value, like, op)
-
-
-def _check_broadcast(a, b, op):
-    try:
-        return np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"{op}: shapes {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast") from None
+def scaled(other, alpha, op):
+    """alpha * other, for ``add``/``sub``'s ``alpha`` (a number)."""
+    if not is_number(alpha):
+        raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
+    return other * alpha
 
 
 def binary(fn_class, a, b, op):
+    python_bool = isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_))
     a, b = as_operand(a, b, op)
-    _check_broadcast(a, b, op)
-    dtype = _result_dtype(a.data, b.data)
+    check_broadcast(a, b, op)
+    if fn_class is Sub and (python_bool or a.dtype.kind == "b" or b.dtype.kind == "b"):
+        raise TypeError("sub: subtraction with a bool tensor is not supported; to invert a mask use ~ "
+                        "(or logical_xor for two masks)")
+    dtype = result_dtype(a.data, b.data)
     if fn_class is Div and dtype.kind != "f":
         dtype = DEFAULT_DTYPE  # true division of integers gives floats, as in PyTorch
     return fn_class.apply(a, b, dtype=dtype)
@@ -130,7 +89,9 @@ class Mul(_Binary):
     """z = a * b;  dz/da = b, dz/db = a."""
 
     def compute(self, a, b):
-        self.a, self.b = a, b
+        # keep only what a needed gradient reads (x * 2.0 keeps nothing of x, as in PyTorch)
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b if self.needs_input_grad[0] else None
         return a * b
 
     def backward(self, g):
@@ -144,7 +105,8 @@ class Div(_Binary):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b^2."""
 
     def compute(self, a, b):
-        self.a, self.b = a, b
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b
         return a / b
 
     def backward(self, g):
@@ -183,13 +145,44 @@ class PowScalar(Function):
 
 
 def power(x, exponent):
+    """x ** exponent; integers keep their dtype under a non-negative integer exponent, as PyTorch."""
     if isinstance(exponent, Tensor):
+        if x.dtype.kind in "biu" and exponent.dtype.kind in "biu" and bool((exponent.data < 0).any()):
+            raise ValueError("pow: integers to negative integer powers are not allowed (exponent has a negative entry)")
         return binary(Pow, x, exponent, "pow")
-    if not isinstance(exponent, (int, float, np.integer, np.floating)) or isinstance(exponent, bool):
-        raise TypeError(f"pow: unsupported exponent of type {type(exponent).__name__}")
-    if x.dtype.kind != "f" and (isinstance(exponent, (float, np.floating)) or exponent < 0):
-        x = x.float()
+    if not is_number(exponent):
+        raise TypeError(f"pow: exponent must be a number or a Tensor, got {exponent!r}")
+    if x.dtype.kind in "biu":
+        if isinstance(exponent, (float, np.floating)):
+            x = x.float()
+        elif exponent < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed, got exponent {exponent}")
+        elif x.dtype.kind == "b":
+            x = x.long()
     return PowScalar.apply(x, p=exponent)
+
+
+def as_float(x, op):
+    """Integer and bool tensors go through exp, log, sqrt... as float32, as PyTorch."""
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind in "biu":
+        return x.to(DEFAULT_DTYPE)
+    raise TypeError(f"{op}: unsupported dtype {x.dtype}")
+
+
+def clip(x, min, max):
+    """Clamp into [min, max] (numbers; NaN propagates); an integer tensor with a float bound gives float32."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not is_number(bound):
+            raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        if bound is not None and isinstance(bound, (float, np.floating)) and x.dtype.kind in "biu":
+            x = x.to(DEFAULT_DTYPE)
+    if x.dtype.kind == "b":
+        raise TypeError("clamp: a bool tensor cannot be clamped")
+    return Clip.apply(x, min=min, max=max)
 
 
 class Neg(Function):
@@ -279,9 +272,21 @@ class Clone(Function):
         return g
 
 
+def bitwise(a, b, op):
+    """a & b, a | b on bool (logical) or integer (bitwise) tensors; no gradient."""
+    a, b = as_operand(a, b, op)
+    check_broadcast(a, b, op)
+    for name, t in (("input", a), ("other", b)):
+        if t.dtype.kind not in "biu":
+            raise TypeError(f"{op}: {name} must be a bool or integer tensor, got {t.dtype}")
+    xp = backend.get_array_module(a.data)
+    f = xp.bitwise_and if op == "and" else xp.bitwise_or
+    return Tensor._wrap(f(a.data, b.data).astype(result_dtype(a.data, b.data), copy=False))
+
+
 def compare(a, b, op):
     a, b = as_operand(a, b, op)
-    _check_broadcast(a, b, op)
+    check_broadcast(a, b, op)
     fn = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
           "eq": "equal", "ne": "not_equal"}[op]
     return Tensor._wrap(getattr(backend.get_array_module(a.data), fn)(a.data, b.data))
@@ -313,6 +318,8 @@ class MatMul(Function):
 
 def matmul(a, b):
     a, b = as_operand(a, b, "matmul")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: both operands must have the same dtype, got {a.dtype} and other {b.dtype}")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
     k_a = a.shape[-1]
@@ -328,25 +335,34 @@ def matmul(a, b):
             raise ValueError(
                 f"matmul: batch dimensions of {_fmt(a.shape)} and {_fmt(b.shape)} do not broadcast"
             ) from None
-    dtype = _result_dtype(a.data, b.data)
-    if a.dtype != dtype:
-        a = a.to(dtype)
-    if b.dtype != dtype:
-        b = b.to(dtype)
     return MatMul.apply(a, b)
 
 
 def where(condition, x, y):
-    """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice."""
+    """Elements of ``x`` where ``condition`` holds, else of ``y``; the gradient follows the choice.
+
+    ``condition`` holds bools: a tensor on the operands' device, or plain flags (an array or a list),
+    which are data like an index array and go where the operands are.
+    """
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        raise TypeError("where: input or other must be a Tensor")
     x, y = as_operand(x, y, "where")
     if isinstance(condition, Tensor):
         if condition.device != x.device:
             raise ValueError(f"where: condition is on {condition.device} but the operands are on {x.device}")
         cond = condition.data
-    else:
-        # a plain array (or list) of flags is data, like an index array: it goes where the operands are
+    elif isinstance(condition, (list, tuple, np.ndarray)) or backend.is_gpu_array(condition):
         cond = backend.to_device(condition, x.device)
-    return _Where.apply(x, y, cond=cond, dtype=_result_dtype(x.data, y.data))
+    else:
+        raise TypeError(f"where: condition must be a bool tensor (or array), got {type(condition).__name__}")
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"where: condition {_fmt(cond.shape)}, input {_fmt(x.shape)} and other "
+                         f"{_fmt(y.shape)} do not broadcast") from None
+    return _Where.apply(x, y, cond=cond, dtype=result_dtype(x.data, y.data))
 
 
 class _Where(_Binary):

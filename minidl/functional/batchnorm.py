@@ -26,16 +26,17 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from .im2col import for_batch_chunks
 from ..tensor import Tensor
+from . import validation as check
 from .activation import check_float_tensor
+from .im2col import for_batch_chunks
 
 __all__ = ["batch_norm"]
 
 
 def _rows(a):
     """(N, C, *) as (N, C, L), L the product of the spatial sizes (1 for (N, C))."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))
 
 
 def _chunked(work, x):
@@ -79,7 +80,10 @@ class BatchNorm(Function):
                 momentum, eps):
         xp = backend.get_array_module(x)
         count = x.size // x.shape[1]
-        if use_batch_stats:
+        if use_batch_stats and count == 0:
+            # an empty batch: nothing to normalise and no statistics to learn (PyTorch returns it empty)
+            mean = var = xp.zeros(x.shape[1], dtype=x.dtype)
+        elif use_batch_stats:
             mean, var = batch_statistics(x)
             if update_running:
                 _update_running(running_mean, running_var, mean, var, count, momentum)
@@ -90,7 +94,8 @@ class BatchNorm(Function):
         scale = invstd if weight is None else invstd * weight
         shift = -mean * scale if bias is None else bias - mean * scale
         self.x, self.mean, self.invstd, self.weight = x, mean, invstd, weight
-        self.batch_stats, self.count = use_batch_stats, count
+        # (max: an empty batch's gradient is empty, and must not divide by 0 on the way)
+        self.batch_stats, self.count = use_batch_stats, max(count, 1)
         y = xp.empty_like(x)
         rows, y_rows = _rows(x), _rows(y)
 
@@ -114,9 +119,11 @@ class BatchNorm(Function):
 
         sum_g = sum_gx = None
         if need_sums:
-            parts = _chunked(sums, g)
-            sum_g = sum(p[0].sum(axis=0) for p in parts)
-            sum_gx = sum(p[1].sum(axis=0) for p in parts) * self.invstd  # sum g * xhat
+            sum_g, sum_gx = xp.zeros(g.shape[1], dtype=g.dtype), xp.zeros(g.shape[1], dtype=g.dtype)
+            for part_g, part_gx in _chunked(sums, g):  # in chunk order: the same bits for any thread count
+                sum_g += part_g.sum(axis=0)
+                sum_gx += part_gx.sum(axis=0)
+            sum_gx *= self.invstd  # sum g * xhat
         gx = None
         if need_x:
             scale = self.invstd if self.weight is None else self.invstd * self.weight
@@ -170,10 +177,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over (N, C), (N, C, L) or (N, C, H, W) (any (N, C, *)); output same shape.
 
     y = weight * (x - mean) / sqrt(var + eps) + bias per channel (see the module docstring). In
-    training, or when the running statistics are None, mean and var are the batch's (biased variance),
-    and ``running_mean``/``running_var`` (Tensors of shape (C,), when given) are updated in place:
-    running = (1 - momentum) * running + momentum * batch statistic, with the unbiased variance. In
-    evaluation with running statistics, those normalise the input.
+    training mean and var are the batch's (biased variance), and ``running_mean``/``running_var``
+    (Tensors of shape (C,), or None to keep none) are updated in place: running = (1 - momentum) *
+    running + momentum * batch statistic, with the unbiased variance. In evaluation
+    (``training=False``) the running statistics normalise the input, so they must be given, as in
+    PyTorch. ``eps`` must be positive in training (the variance of a constant channel is 0) and
+    non-negative in evaluation.
 
     ``momentum`` must be a number. PyTorch's ``momentum=None`` (a cumulative average) belongs to the
     layer, which counts the batches: it passes momentum = 1 / num_batches_tracked here.
@@ -185,7 +194,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_channel_vector(t, name, input, channels)
-    for name, t in (("weight", weight), ("bias", bias)):
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:
             raise TypeError(f"batch_norm: {name} is {t.dtype} but the input is {input.dtype}")
     if momentum is None:
@@ -193,11 +202,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             "batch_norm: momentum=None (a cumulative moving average) needs the number of batches seen; "
             "pass momentum=1/num_batches_tracked (the BatchNorm layers do this)"
         )
-    for name, value in (("momentum", momentum), ("eps", eps)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"batch_norm: {name} must be a number, got {type(value).__name__}")
-    use_batch_stats = training or running_mean is None or running_var is None
-    if use_batch_stats and input.numel() // max(channels, 1) <= 1:
+    training = check.flag(training, "training", "batch_norm")
+    momentum = check.number(momentum, "momentum", "batch_norm")
+    eps = check.number(eps, "eps", "batch_norm", minimum=0.0)
+    if training and eps == 0:
+        raise ValueError("batch_norm: eps must be positive in training, got 0.0 "
+                         "(a constant channel would divide 0 by 0)")
+    if not training and (running_mean is None or running_var is None):
+        missing = "running_mean" if running_mean is None else "running_var"
+        raise ValueError(f"batch_norm: {missing} must be given in evaluation mode (training=False); "
+                         "pass training=True to normalise with the batch's statistics")
+    use_batch_stats = training
+    if use_batch_stats and input.numel() // max(channels, 1) == 1:
         raise ValueError(
             f"batch_norm: Expected more than 1 value per channel when training, "
             f"got input size {input.shape}"
@@ -206,6 +222,5 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         input, weight, bias,
         running_mean=None if running_mean is None else running_mean.data,
         running_var=None if running_var is None else running_var.data,
-        use_batch_stats=use_batch_stats, update_running=bool(training),
-        momentum=float(momentum), eps=float(eps),
+        use_batch_stats=use_batch_stats, update_running=training, momentum=momentum, eps=eps,
     )

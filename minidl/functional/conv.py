@@ -25,10 +25,10 @@ The products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_gra
 chunks of the batch so that the column matrix stays within the im2col budget, on every core
 (``minidl.parallel``). In the code ``geo`` is a convolution's ``Geometry``; ``g`` above is a group.
 
-A 3x3 stride-1 conv2d may instead run Winograd's F(m x m, 3 x 3) (``winograd.py``): per t x t input
-tile d (t = m + 2) and kernel g,
+A 3x3 stride-1 conv2d may instead run Winograd's F(m x m, 3 x 3) (``winograd.py``, where the kernel is
+called g as in the paper): per t x t input tile d (t = m + 2) and 3x3 kernel W[co, c],
 
-    Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A,
+    Y = A^T [ (G W G^T) ⊙ (B^T d B) ] A,
 
 its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
 flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
@@ -36,8 +36,7 @@ algorithm in one place (``set_conv_algorithm``).
 """
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
-from . import winograd
+from . import validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
     transposed,
@@ -221,74 +220,12 @@ class ConvTranspose2dOp(Function):
         return dx, dw, db
 
 
-# ----------------------------------------------------------------------------- argument checks
-
-
-def _pair(op, name, value, minimum):
-    if isinstance(value, (list, tuple)):
-        pair = tuple(value)
-    else:
-        pair = (value, value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return pair
-
-
-def _check_tensors(op, x, weight, bias):
-    for name, t in (("input", x), ("weight", weight)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    if bias is not None and not isinstance(bias, Tensor):
-        raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
-    if x.ndim not in (3, 4):
-        raise ValueError(
-            f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got a {x.ndim}-D input "
-            f"of shape {x.shape}"
-        )
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D weight, got a {weight.ndim}-D weight of shape {weight.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is None:
-            continue
-        if t.dtype != x.dtype:
-            raise TypeError(f"{op}: input is {x.dtype} but {name} is {t.dtype}; convert one of them")
-        if t.device != x.device:
-            raise ValueError(f"{op}: input is on {x.device} but {name} is on {t.device}")
-    if min(weight.shape[2:]) < 1:
-        raise ValueError(f"{op}: kernel size must be >= 1, got weight of shape {weight.shape}")
-
-
-def _check_groups(op, groups, channels, what):
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    if channels % groups:
-        raise ValueError(f"{op}: groups={groups} does not divide the {channels} {what}")
-
-
-def _check_bias(op, bias, channels):
-    if bias is not None and bias.shape != (channels,):
-        raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape}")
-
-
 def _batched(x):
     return x if x.ndim == 4 else x.reshape(1, *x.shape)
 
 
 def _unbatched_like(x, out):
     return out if x.ndim == 4 else out.reshape(*out.shape[1:])
-
-
-def _same_padding(kernel, dilation):
-    """PyTorch's 'same': total d (k - 1) per dim, the odd extra pixel on the bottom / right."""
-    pads = []
-    for k, d in zip(kernel, dilation):
-        total = d * (k - 1)
-        pads.append((total // 2, total - total // 2))
-    return pads[0] + pads[1]
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -298,44 +235,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``padding`` is an int, a pair, ``'valid'`` (no padding) or ``'same'`` (output size = input size;
     stride must be 1; when the total padding d (k - 1) is odd the extra pixel goes bottom/right).
     """
-    op = "conv2d"
-    _check_tensors(op, input, weight, bias)
-    stride = _pair(op, "stride", stride, 1)
-    dilation = _pair(op, "dilation", dilation, 1)
-    kernel = tuple(weight.shape[2:])
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = (0, 0, 0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
-            pads = _same_padding(kernel, dilation)
-        else:
-            raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
-    else:
-        ph, pw = _pair(op, "padding", padding, 0)
-        pads = (ph, ph, pw, pw)
-    x = _batched(input)
-    c_in, c_out = x.shape[1], weight.shape[0]
-    _check_groups(op, groups, c_in, "input channels")
-    _check_groups(op, groups, c_out, "output channels of the weight")
-    if c_in != weight.shape[1] * groups:
-        raise ValueError(
-            f"{op}: input has {c_in} channels but weight expects {weight.shape[1] * groups} "
-            f"(weight.shape[1]={weight.shape[1]} x groups={groups})"
-        )
-    _check_bias(op, bias, c_out)
-    h, w = x.shape[2:]
-    padded = (h + pads[0] + pads[1], w + pads[2] + pads[3])
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if span[0] > padded[0] or span[1] > padded[1]:
-        raise ValueError(
-            f"{op}: the kernel ({span[0]} x {span[1]} after dilation) is larger than the padded "
-            f"input ({padded[0]} x {padded[1]})"
-        )
-    out_size = tuple((p - s) // st + 1 for p, s, st in zip(padded, span, stride))
-    geo = Geometry(kernel, stride, pads, dilation, (h, w), out_size)
-    out = Conv2dOp.apply(x, weight, bias, geometry=geo, groups=groups)
+    geo = validation.conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
+    with validation.memory_for("conv2d", f"an output of {geo.oh} x {geo.ow}"):
+        out = Conv2dOp.apply(_batched(input), weight, bias, geometry=geo, groups=groups)
     return _unbatched_like(input, out)
 
 
@@ -348,35 +250,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride or dilation) adds rows/columns at the bottom/right to choose among the output sizes that
     a stride-s conv2d maps to the same input size.
     """
-    op = "conv_transpose2d"
-    _check_tensors(op, input, weight, bias)
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a pair, got {padding!r}")
-    stride = _pair(op, "stride", stride, 1)
-    dilation = _pair(op, "dilation", dilation, 1)
-    ph, pw = _pair(op, "padding", padding, 0)
-    out_pad = _pair(op, "output_padding", output_padding, 0)
-    for o, s, d in zip(out_pad, stride, dilation):
-        if o >= max(s, d):
-            raise ValueError(
-                f"{op}: output_padding {out_pad} must be smaller than either stride {stride} "
-                f"or dilation {dilation}"
-            )
-    x = _batched(input)
-    c_in = x.shape[1]
-    _check_groups(op, groups, c_in, "input channels")
-    if c_in != weight.shape[0]:
-        raise ValueError(f"{op}: input has {c_in} channels but weight expects {weight.shape[0]} (weight.shape[0])")
-    c_out = weight.shape[1] * groups
-    _check_bias(op, bias, c_out)
-    kernel = tuple(weight.shape[2:])
-    h, w = x.shape[2:]
-    out_size = tuple(
-        (i - 1) * s - 2 * p + d * (k - 1) + o + 1
-        for i, s, p, d, k, o in zip((h, w), stride, (ph, pw), dilation, kernel, out_pad)
-    )
-    if min(out_size) < 1:
-        raise ValueError(f"{op}: the output size {out_size} would be empty for input size {(h, w)}")
-    geo = Geometry(kernel, stride, (ph, ph, pw, pw), dilation, out_size, (h, w))
-    out = ConvTranspose2dOp.apply(x, weight, bias, geometry=geo, groups=groups, out_channels=c_out)
+    geo, c_out = validation.conv_transpose2d_geometry(input, weight, bias, stride, padding, output_padding,
+                                                      groups, dilation)
+    with validation.memory_for("conv_transpose2d", f"an output of {geo.h} x {geo.w}"):
+        out = ConvTranspose2dOp.apply(_batched(input), weight, bias, geometry=geo, groups=groups, out_channels=c_out)
     return _unbatched_like(input, out)

@@ -30,6 +30,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _fmt
+from . import validation as check
 from .arithmetic import reduce_to_shape
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss"]
@@ -82,6 +83,11 @@ class _ClassLoss(Function):
 
 class CrossEntropy(_ClassLoss):
     def forward(self, x, target, weight, ignore_index, reduction, label_smoothing, shape3):
+        # an inf logit gives NaN where PyTorch gives it (inf - inf), without NumPy's warning
+        with np.errstate(invalid="ignore"):
+            return self._forward(x, target, weight, ignore_index, reduction, label_smoothing, shape3)
+
+    def _forward(self, x, target, weight, ignore_index, reduction, label_smoothing, shape3):
         xp = backend.get_array_module(x)
         n, c, k = shape3
         x3 = x.reshape(shape3)
@@ -93,7 +99,8 @@ class CrossEntropy(_ClassLoss):
         self.p = e / s
         self.in_shape, self.weight, self.eps, self.num_classes = x.shape, weight, label_smoothing, c
         z_t = self._targets(x3, t2, weight, ignore_index)
-        loss = (1 - label_smoothing) * self.w_t * (lse - z_t)
+        # where(), not a product with the mask: an ignored row's lse - z may be inf - inf = NaN
+        loss = xp.where(self.mask, (1 - label_smoothing) * self.w_t * (lse - z_t), 0)
         if label_smoothing > 0:
             if weight is None:
                 smooth = c * lse - x3.sum(axis=1)
@@ -123,7 +130,9 @@ class NLLLoss(_ClassLoss):
         n, c, k = shape3
         self.in_shape, self.num_classes = x.shape, c
         x_t = self._targets(x.reshape(shape3), target.reshape(n, k), weight, ignore_index)
-        return self._reduce((-self.w_t * x_t).astype(x.dtype), reduction, target.shape)
+        with np.errstate(invalid="ignore"):  # ignored rows may hold NaN or inf: 0 * inf
+            loss = backend.get_array_module(x).where(self.mask, -self.w_t * x_t, 0)
+        return self._reduce(loss.astype(x.dtype), reduction, target.shape)
 
     def backward(self, g):
         xp = backend.get_array_module(g)
@@ -136,6 +145,7 @@ class NLLLoss(_ClassLoss):
 def _check_class_args(op, input, target, weight, ignore_index, reduction):
     """Validate a class-index loss call; return (N, C, K), the view every computation uses."""
     check_reduction(reduction, op)
+    check.integer(ignore_index, "ignore_index", op)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(
             f"{op}: input and target must be Tensors, got {type(input).__name__} and {type(target).__name__}"
@@ -158,6 +168,8 @@ def _check_class_args(op, input, target, weight, ignore_index, reduction):
     if target.device != input.device:
         raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if c == 0:
+        raise ValueError(f"{op}: input of shape {_fmt(input.shape)} has no classes (its class dimension is empty)")
     if weight is not None:
         if not isinstance(weight, Tensor):
             raise TypeError(f"{op}: weight must be a Tensor or None, got {type(weight).__name__}")
@@ -188,9 +200,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     tensor shaped like the target ('none'). Formula and gradient: see the module docstring.
     """
     shape3 = _check_class_args("cross_entropy", input, target, weight, ignore_index, reduction)
-    label_smoothing = float(label_smoothing)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    label_smoothing = check.number(label_smoothing, "label_smoothing", "cross_entropy", minimum=0.0, maximum=1.0)
     w = None if weight is None else weight.data
     return CrossEntropy.apply(
         input, target, weight=w, ignore_index=int(ignore_index), reduction=reduction,

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from . import validation as check
 from .activation import check_float_tensor
 
 __all__ = ["local_response_norm", "local_response_norm_paper"]
@@ -134,11 +135,10 @@ def _check(input, op, window_name, window, alpha, beta, k):
         raise ValueError(
             f"{op}: expected an input of 3 or more dimensions (N, C, *), got shape {input.shape}"
         )
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+    if not check.is_int(window) or window < 1:
         raise ValueError(f"{op}: {window_name} must be a positive integer, got {window!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
+        check.number(value, name, op)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

@@ -18,6 +18,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
 from ..parallel import run_chunks
+from . import validation as check
 from .im2col import batch_chunks, scratch, zeroed_scratch
 from .pooling_common import ArgmaxPool, as_batched, check_input, tap_dtype, window_geometry
 
@@ -247,8 +248,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     kernel, stride, padding, dilation, out = window_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode
     )
-    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out,
-                           return_indices=bool(return_indices))
+    return_indices = check.flag(return_indices, "return_indices", op)
+    with check.memory_for(op, f"windows of {kernel} with dilation {dilation} and stride {stride}"):
+        return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out,
+                               return_indices=return_indices)
 
 
 def _avg_divisor(in_size, out, kernel, stride, padding, count_include_pad, divisor_override):
@@ -358,11 +361,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     op = "avg_pool2d"
     check_input(x, op)
     kernel, stride, padding, _, out = window_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = check.flag(count_include_pad, "count_include_pad", op)
     if divisor_override is not None:
         if not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool):
             raise TypeError(f"{op}: divisor_override must be an int or None, got {divisor_override!r}")
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must not be zero")
-    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out=out,
-                           count_include_pad=bool(count_include_pad),
-                           divisor_override=None if divisor_override is None else int(divisor_override))
+    with check.memory_for(op, f"windows of {kernel} with stride {stride}"):
+        return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out=out,
+                               count_include_pad=count_include_pad,
+                               divisor_override=None if divisor_override is None else int(divisor_override))

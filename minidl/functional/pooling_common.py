@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _fmt
+from . import validation as check
 
 
 def check_input(x, op):
@@ -27,16 +28,7 @@ def check_input(x, op):
 
 def pair(value, name, op):
     """An int or a pair of ints as ``(h, w)``, as PyTorch's ``_pair``."""
-    if isinstance(value, (tuple, list)):
-        items = tuple(value)
-        if len(items) == 1:
-            items = items * 2
-    else:
-        items = (value, value)
-    is_int = [isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items]
-    if len(items) != 2 or not all(is_int):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return tuple(int(v) for v in items)
+    return check.pair(value, name, op)
 
 
 def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -56,6 +48,7 @@ def smallest_input(kernel, stride, padding, dilation, ceil_mode):
 def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the window's hyperparameters against PyTorch's rules; return them as pairs and the
     output size ``(OH, OW)``."""
+    check.flag(ceil_mode, "ceil_mode", op)
     kernel = pair(kernel_size, "kernel_size", op)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = kernel

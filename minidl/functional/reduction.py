@@ -9,21 +9,12 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from . import validation as check
 
 
 def normalize_dims(dim, ndim, op):
     """``None`` or an int or a sequence of ints -> a sorted tuple of non-negative axes."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dims} repeats an axis")
-    return tuple(sorted(out))
+    return check.dims(dim, ndim, op)
 
 
 def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
@@ -34,7 +25,9 @@ def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    return normalize_dims(dim, t.ndim, op), bool(keepdim)
+    dims = normalize_dims(dim, t.ndim, op)
+    # a 0-d tensor's one dim (0 or -1) is the whole tensor
+    return (None if t.ndim == 0 else dims), check.flag(keepdim, "keepdim", op)
 
 
 def _expand_back(g, in_shape, dims, keepdim):
@@ -78,8 +71,9 @@ class Extreme(Function):
     """y = max (or min) over ``dim``;  dy/dx_i = [x_i == y] / (number of ties)."""
 
     def forward(self, x, dim, keepdim, largest):
-        if x.size == 0:
-            raise ValueError(f"{'max' if largest else 'min'}: the tensor is empty")
+        if x.size == 0 and (dim is None or any(x.shape[d] == 0 for d in dim)):
+            raise ValueError(f"{'max' if largest else 'min'}: the reduced dimensions of shape {x.shape} are empty "
+                             f"(dim={dim})")
         self.x, self.dim, self.keepdim = x, dim, keepdim
         y = x.max(axis=dim, keepdims=True) if largest else x.min(axis=dim, keepdims=True)
         self.y_kept = y
@@ -96,11 +90,23 @@ def _drop(shape, dims):
 
 
 def arg_extreme(t, dim, keepdim, largest):
+    """Index of the largest (smallest) element, flat or along ``dim``, as int64 (no gradient)."""
+    op = "argmax" if largest else "argmin"
+    keepdim = check.flag(keepdim, "keepdim", op)
+    if t.dtype.kind == "b":
+        raise TypeError(f"{op}: input must not be a bool tensor")
     xp = t._xp
     f = xp.argmax if largest else xp.argmin
     if dim is None:
-        return Tensor._wrap(xp.asarray(f(t.data)).astype(np.int64))
-    (d,) = normalize_dims(dim, t.ndim, "argmax" if largest else "argmin")
+        if t.numel() == 0:
+            raise ValueError(f"{op}: the tensor is empty")
+        flat = xp.asarray(f(t.data)).astype(np.int64)
+        return Tensor._wrap(flat.reshape((1,) * t.ndim) if keepdim else flat)
+    d = check.dim(dim, t.ndim, op)
+    if t.ndim == 0:
+        return Tensor._wrap(xp.zeros((), dtype=np.int64))
+    if t.shape[d] == 0:
+        raise ValueError(f"{op}: dim {dim} of shape {tuple(t.shape)} is empty")
     out = f(t.data, axis=d).astype(np.int64)
     if keepdim:
         out = xp.expand_dims(out, d)

@@ -27,13 +27,13 @@ skip connections; ``crop`` and ``center_crop`` take a window of the last two dim
 backward pads the gradient back with zeros.
 """
 import math
-import operator
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _fmt
+from . import validation as check
 
 __all__ = ["interpolate", "crop", "center_crop"]
 
@@ -122,10 +122,7 @@ def _matrix(tap, n_in, dtype):
 
 
 def _integer(value, op, name):
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an integer, got {value!r}") from None
+    return check.integer(value, name, op)
 
 
 def _per_axis(value, n, name):
@@ -146,12 +143,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     floor(in * scale_factor)). ``mode``: 'nearest' (3-, 4- or 5-D) or 'bilinear' (4-D);
     ``align_corners`` (bilinear only, default False) maps the corner pixels' centres onto each other.
     ``recompute_scale_factor=True`` uses in/out instead of 1/scale_factor in the coordinate map.
+    'nearest' also resizes integer label maps (PyTorch refuses int64 there; a segmentation mask needs it).
     Formulas: see the module docstring.
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: input must be a Tensor, got {type(input).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"interpolate: unknown mode {mode!r}; expected 'nearest' or 'bilinear'")
+    check.choice(mode, "mode", "interpolate", tuple(MODES))
+    if align_corners is not None:
+        check.flag(align_corners, "align_corners", "interpolate")
     if input.ndim not in MODES[mode]:
         ranks = " or ".join(f"{r}-D" for r in MODES[mode])
         raise ValueError(f"interpolate: mode {mode!r} needs {ranks} input, got shape {_fmt(input.shape)}")
@@ -163,15 +162,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     if mode == "bilinear" and input.dtype.kind != "f":
         raise TypeError(f"interpolate: bilinear needs a floating-point input, got {input.dtype}")
+    if input.dtype.kind == "b":
+        raise TypeError("interpolate: input must be floating point (or integer labels for 'nearest'), got bool")
     spatial = input.shape[2:]
     n = len(spatial)
     if size is not None:
         out = [_integer(s, "interpolate", "size") for s in _per_axis(size, n, "size")]
         scales = [None] * n
     else:
-        scales = [float(s) for s in _per_axis(scale_factor, n, "scale_factor")]
-        if any(not s > 0 or math.isinf(s) for s in scales):
-            raise ValueError(f"interpolate: scale_factor must be positive and finite, got {scale_factor}")
+        scales = [check.number(s, "scale_factor", "interpolate", above=0.0)
+                  for s in _per_axis(scale_factor, n, "scale_factor")]
         out = [math.floor(i * s) for i, s in zip(spatial, scales)]
         if recompute_scale_factor:
             scales = [None] * n
@@ -180,10 +180,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             f"interpolate: input and output sizes must be positive, got input {_fmt(input.shape)} "
             f"and output size {tuple(out)}"
         )
+    with check.memory_for("interpolate", f"an output of size {tuple(out)}"):
+        return _resample(input, mode, out, scales, bool(align_corners))
+
+
+def _resample(input, mode, out, scales, corners):
+    """The per-axis taps (source indices and weights) of the resampling, and the op that applies them."""
     coord = np.dtype(input.dtype) if input.dtype.kind == "f" else np.dtype(np.float32)
-    corners = bool(align_corners)
     taps = []
-    for n_in, n_out, sf in zip(spatial, out, scales):
+    for n_in, n_out, sf in zip(input.shape[2:], out, scales):
         if mode == "nearest":
             taps.append((_nearest_source(n_in, n_out, _axis_scale(n_in, n_out, sf, False, coord), coord),))
         else:

@@ -9,12 +9,18 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _fmt
+from . import validation as check
 
 
-def normalize_dim(dim, ndim, op):
-    if not -ndim <= dim < ndim:
-        raise ValueError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
-    return dim % ndim
+def normalize_dim(dim, ndim, op, name="dim"):
+    """``dim`` as an axis in [0, ndim) (an int in [-ndim, ndim); 0 and -1 for a 0-d tensor)."""
+    return check.dim(dim, ndim, op, name)
+
+
+def reshape(x, shape):
+    """The same elements in ``shape`` (one entry may be -1: worked out from the others)."""
+    shape = check.size(shape, "reshape", "shape", infer=True)
+    return Reshape.apply(x, shape=shape)
 
 
 class Reshape(Function):
@@ -42,7 +48,10 @@ class Permute(Function):
 
 
 def permute(x, dims):
-    dims = tuple(int(d) for d in dims)
+    check.tensor(x, "input", "permute")
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"permute: dims must be a tuple of ints, got {dims!r}")
+    dims = tuple(dims)
     if len(dims) != x.ndim:
         raise ValueError(f"permute: got {len(dims)} dims for a tensor with {x.ndim} dimensions")
     dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
@@ -52,26 +61,33 @@ def permute(x, dims):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
+    check.tensor(x, "input", "flatten")
+    s = normalize_dim(start_dim, x.ndim, "flatten", "start_dim")
+    e = normalize_dim(end_dim, x.ndim, "flatten", "end_dim")
     if x.ndim == 0:
         return x.reshape(1)
-    s = normalize_dim(start_dim, x.ndim, "flatten")
-    e = normalize_dim(end_dim, x.ndim, "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
     return x.reshape(shape)
 
 
-def squeeze(x, dim=None):
-    if dim is None:
+ALL_DIMS = "all"  # squeeze's default: every size-1 dimension (an explicit None is refused, as in PyTorch)
+
+
+def squeeze(x, dim=ALL_DIMS):
+    """Drop dimension ``dim`` if its size is 1 (by default every size-1 dimension)."""
+    check.tensor(x, "input", "squeeze")
+    if isinstance(dim, str) and dim == ALL_DIMS:
         return x.reshape(tuple(n for n in x.shape if n != 1))
     d = normalize_dim(dim, x.ndim, "squeeze")
-    if x.shape[d] != 1:
+    if x.ndim == 0 or x.shape[d] != 1:
         return x
     return x.reshape(x.shape[:d] + x.shape[d + 1:])
 
 
 def unsqueeze(x, dim):
+    check.tensor(x, "input", "unsqueeze")
     d = normalize_dim(dim, x.ndim + 1, "unsqueeze")
     return x.reshape(x.shape[:d] + (1,) + x.shape[d:])
 
@@ -90,7 +106,22 @@ class Expand(Function):
 
 
 def expand(x, shape):
-    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if s == -1 else int(s) for i, s in enumerate(shape))
+    """Broadcast to ``shape`` (a view): new dimensions go in front, -1 keeps an existing size."""
+    if not isinstance(shape, (tuple, list)) or not all(check.is_int(s) for s in shape):
+        raise TypeError(f"expand: size must be a tuple of ints, got {shape!r}")
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: size {tuple(shape)} has fewer dimensions than the tensor's shape {_fmt(x.shape)}")
+    sizes = []
+    for i, s in enumerate(shape):
+        if s == -1 and i >= lead:
+            sizes.append(x.shape[i - lead])
+        elif s < 0:
+            raise ValueError(f"expand: size {tuple(shape)} has {s} at dimension {i}: sizes are >= 0, "
+                             "or -1 to keep one of the tensor's own dimensions")
+        else:
+            sizes.append(int(s))
+    shape = tuple(sizes)
     try:
         np.broadcast_shapes(x.shape, shape)
     except ValueError:
@@ -184,24 +215,33 @@ class Concat(Function):
 
 
 def _same_dtype(tensors, op):
-    from .arithmetic import _result_dtype
+    from .promotion import result_dtype
 
     dtype = tensors[0].dtype
     for t in tensors[1:]:
-        dtype = _result_dtype(np.empty(0, dtype), np.empty(0, t.dtype))
+        dtype = result_dtype(np.empty(0, dtype), np.empty(0, t.dtype))
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+
+
+def _tensor_list(tensors, op):
+    if not isinstance(tensors, (tuple, list)):
+        raise TypeError(f"{op}: tensors must be a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: tensors must hold at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: tensors[{i}] is a {type(t).__name__}, not a Tensor")
+    return list(tensors)
 
 
 def concat(tensors, dim=0):
     """Join tensors along an existing dimension (``torch.cat``)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concat: needs at least one tensor")
+    tensors = _tensor_list(tensors, "concat")
     ref = tensors[0]
-    d = normalize_dim(dim, max(ref.ndim, 1), "concat")
+    if ref.ndim == 0:
+        raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
+    d = normalize_dim(dim, ref.ndim, "concat")
     for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"concat: element {i} is a {type(t).__name__}, not a Tensor")
         if t.device != ref.device:
             raise ValueError(f"concat: tensors on different devices: {ref.device} and {t.device}")
         if t.ndim != ref.ndim or t.shape[:d] + t.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
@@ -216,9 +256,7 @@ cat = concat
 
 def stack(tensors, dim=0):
     """Join equal-shaped tensors along a new dimension."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: needs at least one tensor")
+    tensors = _tensor_list(tensors, "stack")
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: shapes {_fmt(tensors[0].shape)} and {_fmt(t.shape)} differ")
@@ -236,17 +274,31 @@ class Split(Function):
         return backend.get_array_module(gs[0]).concatenate(gs, axis=self.dim)
 
 
+def chunk(x, chunks, dim=0):
+    """``torch.chunk``: ``chunks`` pieces of equal size along ``dim`` (the last may be smaller, and
+    there are fewer when the size runs out)."""
+    chunks = check.integer(chunks, "chunks", "chunk", minimum=1)
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor cannot be chunked")
+    n = x.shape[normalize_dim(dim, x.ndim, "chunk")]
+    return split(x, max(-(-n // chunks), 1), dim)
+
+
 def split(x, split_size_or_sections, dim=0):
     """``torch.split``: an int is the size of each chunk (the last may be smaller); a list gives sizes."""
+    check.tensor(x, "input", "split")
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split")
     d = normalize_dim(dim, x.ndim, "split")
     n = x.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)):
+    name = "split_size_or_sections"
+    if check.is_int(split_size_or_sections):
         size = int(split_size_or_sections)
-        if size < 1:
-            raise ValueError(f"split: split_size must be positive, got {size}")
-        sections = [size] * (n // size) + ([n % size] if n % size else [])
+        if size < 0 or (size == 0 and n > 0):
+            raise ValueError(f"split: {name} must be positive, got {size}")
+        sections = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
     else:
-        sections = [int(s) for s in split_size_or_sections]
+        sections = list(check.size(split_size_or_sections, "split", name))
         if sum(sections) != n:
             raise ValueError(f"split: sections {sections} add up to {sum(sections)}, but dim {dim} has {n}")
     return Split.apply(x, sections=sections, dim=d)
@@ -296,6 +348,11 @@ def pad(x, pad, mode="constant", value=0.0):
     ``pad=(1, 1, 2, 0)`` pads the last dimension by 1 on each side and the one before by 2 on top.
     Modes: 'constant' (with ``value``), 'reflect' (width below the size), 'replicate'.
     """
+    check.tensor(x, "input", "pad")
+    if not isinstance(pad, (tuple, list)) or not all(check.is_int(p) for p in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    if not check.is_number(value) and not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"pad: value must be a number, got {value!r}")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: needs an even number of widths, at most 2 per dimension; got {pad}")
@@ -306,6 +363,19 @@ def pad(x, pad, mode="constant", value=0.0):
     widths = [(0, 0)] * x.ndim
     for k in range(len(pad) // 2):
         widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    if mode != "constant":
+        padded = len(pad) // 2
+        if not (1 <= padded <= 3 and x.ndim - 2 <= padded <= x.ndim - 1):
+            raise ValueError(
+                f"pad: mode {mode!r} pads the spatial dimensions of a (C, *) or (N, C, *) input, 1 to 3 of "
+                f"them: {padded} with a {x.ndim}-D input is not supported (pad {pad})"
+            )
+        if x.dtype.kind == "b":
+            raise TypeError(f"pad: mode {mode!r} does not support a bool input")
+        batched = padded == x.ndim - 2
+        if 0 in x.shape[1 if batched else 0:]:
+            raise ValueError(f"pad: mode {mode!r} needs non-empty dimensions (all but the batch), "
+                             f"got input shape {_fmt(x.shape)}")
     if mode == "reflect":
         for axis, (lo, hi) in enumerate(widths):
             if max(lo, hi) >= x.shape[axis] and (lo or hi):

@@ -1,5 +1,5 @@
 """``minidl.nn``: modules, layers and initialisation with ``torch.nn``'s names and behaviour."""
-from .. import functional  # noqa: F401  (``nn.functional`` as in PyTorch)
+from . import functional  # noqa: F401  (``import minidl.nn.functional as F``, as in PyTorch)
 from . import init, utils  # noqa: F401  (utils: clip_grad_norm_, as torch.nn.utils)
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401

@@ -9,17 +9,15 @@ import numbers
 
 from .. import empty
 from .. import functional as F
+from ..functional import validation as check
 from . import init
 from .module import Module, Parameter
 
 _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate"}
 
 
-def _pair(layer, name, value):
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
+def _pair(layer, name, value, minimum):
+    return check.pair(value, name, layer, minimum)
 
 
 def check_conv_input(layer, input, in_channels):
@@ -56,8 +54,9 @@ class _ConvNd(Module):
             allowed = "'zeros'" if transposed else "'zeros', 'reflect' or 'replicate'"
             raise ValueError(f"{layer}: padding_mode {padding_mode!r} is not supported; expected {allowed}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(layer, "kernel_size", kernel_size)
-        self.stride = _pair(layer, "stride", stride)
+        check.flag(bias, "bias", layer)
+        self.kernel_size = _pair(layer, "kernel_size", kernel_size, 1)
+        self.stride = _pair(layer, "stride", stride, 1)
         if isinstance(padding, str):
             if transposed or padding not in ("same", "valid"):
                 raise ValueError(f"{layer}: padding must be an int or a pair of ints (or 'same'/'valid' for "
@@ -66,10 +65,10 @@ class _ConvNd(Module):
                 raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _pair(layer, "padding", padding)
-        self.dilation = _pair(layer, "dilation", dilation)
+            self.padding = _pair(layer, "padding", padding, 0)
+        self.dilation = _pair(layer, "dilation", dilation, 1)
         self.transposed = transposed
-        self.output_padding = _pair(layer, "output_padding", output_padding)
+        self.output_padding = _pair(layer, "output_padding", output_padding, 0)
         self.groups = groups
         self.padding_mode = padding_mode
         shape = ((in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups))

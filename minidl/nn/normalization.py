@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import ones, tensor, zeros
+from ..functional import validation as check
 from . import init
 from .module import Module, Parameter
 
@@ -25,8 +26,14 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
         super().__init__()
+        layer = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
+            raise ValueError(f"{layer}: num_features must be a positive int, got {num_features!r}")
+        check.number(eps, "eps", layer, above=0.0)
+        if momentum is not None:
+            check.number(momentum, "momentum", layer)
+        check.flag(affine, "affine", layer)
+        check.flag(track_running_stats, "track_running_stats", layer)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum

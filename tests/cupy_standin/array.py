@@ -11,6 +11,8 @@ NumPy would be more forgiving:
 
 Fresh memory (``empty``, ``empty_like``) holds a sentinel, as uninitialised device memory holds garbage.
 """
+import weakref
+
 import numpy as np
 
 from . import api, hostcc
@@ -135,21 +137,28 @@ class Flags:
                 "OWNDATA": self.owndata}[name]
 
 
+# NumPy array -> the device array wrapping it, so that ``view.base`` is the base array itself (the same
+# object each time), as in CuPy
+_WRAPPERS = weakref.WeakValueDictionary()
+
+
 class ndarray:
     """``cupy.ndarray`` on a NumPy array."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, shape, dtype=float, memptr=None, strides=None, order="C"):
         if memptr is not None or strides is not None:
             raise NotImplementedError("cupy stand-in: ndarray(memptr=, strides=) is not supported")
         self._a = _garbage(shape, dtype, order)
+        _WRAPPERS[id(self._a)] = self
 
     @classmethod
     def _of(cls, array):
         self = object.__new__(cls)
         self._a = array
+        _WRAPPERS[id(array)] = self
         return self
 
     # -- the host boundary
@@ -220,7 +229,11 @@ class ndarray:
 
     @property
     def base(self):
-        return None if self._a.base is None else ndarray._of(self._a.base)
+        base = self._a.base
+        if base is None:
+            return None
+        wrapper = _WRAPPERS.get(id(base))
+        return wrapper if wrapper is not None and wrapper._a is base else ndarray._of(base)
 
     @property
     def device(self):
