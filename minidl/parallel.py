@@ -23,6 +23,7 @@ the whole op, and a chunk's columns are small enough to still be in cache when i
 A call made from inside a worker (or while another thread holds the pool) runs its chunks serially.
 """
 import concurrent.futures
+import contextlib
 import threading
 
 from . import backend
@@ -79,3 +80,21 @@ def _serial(work, chunks):
         return [work(a, b) for a, b in chunks]
     finally:
         backend.set_blas_threads(blas)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the small matrix products an op makes between its pooled sections (a Winograd weight
+    transform) on one OpenBLAS thread. An OpenBLAS worker that such a product wakes keeps spinning for
+    a while afterwards and takes a core from the pool's threads (measured on 2 cores: a Winograd
+    convolution used twice the CPU time at two threads until its weight transforms ran this way)."""
+    blas = backend.get_num_threads()
+    if blas == 1 or getattr(_local, "worker", False):
+        yield
+        return
+    backend.set_blas_threads(1)
+    try:
+        yield
+    finally:
+        backend.set_blas_threads(blas)
+

@@ -130,3 +130,19 @@ def test_minidl_num_threads_sets_the_pool_and_blas(value):
         blas = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         assert blas.stdout.strip() == value
+
+
+def test_one_blas_thread_inside_and_restored(threads):
+    threads(2)
+    if not backend.set_blas_threads(2):
+        pytest.skip("no OpenBLAS found: its thread count cannot be read")
+    blas_get = backend._openblas()[1]
+    with parallel.one_blas_thread():
+        assert blas_get() == 1
+    assert blas_get() == 2
+
+
+def test_a_batch_that_fits_one_chunk_still_makes_two():
+    assert im2col_module.batch_chunks(32, 1000) == [(0, 16), (16, 32)]
+    assert im2col_module.batch_chunks(1, 1000) == [(0, 1)]
+    assert im2col_module.batch_chunks(32, 1000, cpu=False) == [(0, 32)]  # the GPU: the budget alone

@@ -100,10 +100,16 @@ def zeroed_scratch(name, shape, dtype):
 
 def batch_chunks(batch, bytes_per_sample, budget=None, cpu=True):
     """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget and, on the CPU,
-    the thread pool's ``CHUNK_BYTES`` (at least one sample each). They depend on the shapes only, never
-    on the thread count (see ``minidl.parallel``)."""
+    the thread pool's ``CHUNK_BYTES`` (at least one sample each; on the CPU at least two chunks when the
+    batch has two samples). They depend on the shapes only, never on the thread count (see
+    ``minidl.parallel``)."""
     budget = _budget if budget is None else budget
     step = max(1, (min(budget, CHUNK_BYTES) if cpu else budget) // max(1, bytes_per_sample))
+    if cpu:
+        # at least two chunks (a shape rule, the same for every thread count): a late layer whose whole
+        # batch fits one chunk still gives the pool's threads work, and no product runs with OpenBLAS's
+        # own threads, whose spinning afterwards would take a core from the pool
+        step = min(step, max(1, -(-batch // 2)))
     return [(start, min(start + step, batch)) for start in range(0, batch, step)]
 
 

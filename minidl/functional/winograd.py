@@ -41,6 +41,7 @@ import functools
 import numpy as np
 
 from .. import backend
+from ..parallel import one_blas_thread
 from .im2col import for_batch_chunks, scratch, zeroed_scratch
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
@@ -198,7 +199,8 @@ def _transformed_weight(w, groups, m):
     xp = backend.get_array_module(w)
     kg = transforms(m, _acc(w.dtype), xp)[1]
     c_out, c_g = w.shape[:2]
-    u = xp.matmul(kg, xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9).T)
+    with one_blas_thread():
+        u = xp.matmul(kg, xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9).T)
     u = u if xp is not np else u.astype(w.dtype, copy=False)
     return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
 
@@ -307,5 +309,6 @@ def correlate_weight_grad(x, y, geo, groups, m):
     du = parts[0]
     for part in parts[1:]:
         du += part
-    dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+    with one_blas_thread():
+        dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
     return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
