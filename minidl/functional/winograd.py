@@ -26,7 +26,7 @@ Gradients (all with the same three matrices):
 Accuracy in float32 (the case of ``tests/test_winograd.py::test_float32_error``: 64 -> 64 channels at
 16x16, batch 2, N(0, 1) data, He-scaled weights; max error relative to the largest value of a float64
 reference, for the output / input gradient / weight gradient): im2col 5e-7 / 2e-7 / 4e-7, winograd2
-3e-7 / 4e-7 / 6e-7, winograd4 5e-6 / 1.1e-5 / 4e-6. F(4x4)'s larger interpolation points (+-2) amplify
+3e-7 / 4e-7 / 4e-7, winograd4 5e-6 / 1.1e-5 / 3e-6. F(4x4)'s larger interpolation points (+-2) amplify
 float32 rounding about tenfold; the test bounds each at 2e-6 (im2col, winograd2) and 3e-5 (winograd4).
 In float64 all three agree to 1e-12 (relative).
 
