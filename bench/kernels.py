@@ -47,6 +47,9 @@ except ImportError:
 KNOWN_PEAKS = {"H200": 4.8e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100": 3.35e12,
                "A100-SXM4-80GB": 2.039e12, "A100": 1.555e12}
 TOLERANCE = 1e-5
+# Kernels this script does not run yet, and why: PyTorch has no kernel for a Winograd transform alone.
+NOT_COVERED = {name: "not covered yet (a Winograd transform; PyTorch has none to compare)"
+               for name in ("winograd_input", "winograd_output", "winograd_grad_tiles")}
 DROPOUT_P = 0.5
 
 
@@ -384,6 +387,8 @@ def run_cpu(b):
         if twin_failed or kernel_failed:
             failed.append(name)
         print(f"{name:30s} {twin_shown:>24s} {kernel_shown:>24s}")
+    for name, why in NOT_COVERED.items():
+        print(f"{name:30s} {why}")
     return failed
 
 
@@ -413,6 +418,8 @@ def run_gpu(b, repeat, peak_gbs, big=True):
         else:
             row += f"{'-':>11s} {'-':>7s} {'-':>6s} "
         print(row + shown)
+    for name, why in NOT_COVERED.items():
+        print(f"{name:30s} {why}")
     return failed
 
 

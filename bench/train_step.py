@@ -1,6 +1,8 @@
 """Time one full training step (forward, cross-entropy, backward, SGD with momentum) in minidl and PyTorch.
 
-    python bench/train_step.py                        # CPU: ResNet-18 small stem 32x32, VGG-16 64x64, batch 32
+    python bench/train_step.py                        # CPU: ResNet-18 and VGG-16 (width 1/4) at 64x64, batch 32;
+                                                      #      a small CNN at 32x32, batch 64; default threads, then one
+    python bench/train_step.py --memory               # CPU: also the peak resident memory, each library alone
     python bench/train_step.py --device cuda          # GPU: the lecture's networks at batch 64, 224x224
     python bench/train_step.py --device cuda --nets resnet18,vgg16 --steps 5
 
@@ -16,9 +18,11 @@ bytes in use from CuPy's memory pool, followed through one extra step by a memor
 timed steps: the hook costs time).
 
 On the CPU the two libraries' steps alternate (minidl, torch, minidl, ...) so that a load from other
-processes on the machine falls on both alike; the ratio is the number to read. Both use the same
-number of threads (``--threads``, default minidl's choice: see ``minidl.set_num_threads``). Peak memory
-is not measured there.
+processes on the machine falls on both alike; the ratio is the number to read. ``--threads both`` (the
+default) makes two tables: each library at its own default thread count (minidl's: see
+``minidl.set_num_threads``; PyTorch's ``torch.get_num_threads()``), then both at one thread. With
+``--memory`` the peak resident memory (``VmHWM``, Linux) of a process that builds one library's network and
+runs its step is measured for each library in a fresh process (the minidl one never imports torch).
 """
 import argparse
 import os
@@ -37,11 +41,17 @@ import minidl.functional as F  # noqa: E402
 import nets  # noqa: E402
 
 try:
+    if os.environ.get("MINIDL_BENCH_NO_TORCH"):  # a memory-measuring child that runs minidl alone
+        raise ImportError
     import torch
 
     from torch_twin import torch_twin
 except ImportError:
     torch = None
+
+# the CPU clock: wall time, or with --cpu-time the process's CPU time (with one thread that is the work
+# done, which other processes' load on a shared machine does not stretch; with more it sums the threads)
+clock = time.perf_counter
 
 # name, builder options, batch, image size, classes
 GPU_CASES = [
@@ -53,14 +63,28 @@ GPU_CASES = [
     ("fcn8s", {}, 8, 320, 21),
 ]
 CPU_CASES = [
-    ("resnet18", {"small_input": True}, 32, 32, 10),
+    ("resnet18", {}, 32, 64, 10),  # torchvision's layout: 7x7/2 stem and max pooling
     ("vgg16", {"width": 0.25}, 32, 64, 10),
+    ("small_cnn", {}, 64, 32, 10),
 ]
 LR, MOMENTUM = 0.01, 0.9
 
 
+def small_cnn(num_classes):
+    """Two 3x3 convolutions with ReLU and 2x2 max pooling, then a linear layer: the small CNN of the
+    comparison with Chainer and DeZero (``bench/peers.py`` builds the same one), for 32x32 inputs."""
+    nn = minidl.nn
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, num_classes),
+    )
+
+
 def build(name, options, classes):
     """The minidl network, or None when this checkout does not have it (FCN is optional)."""
+    if name == "small_cnn":
+        return small_cnn(classes)
     try:
         return nets.create(name, num_classes=classes, **options)
     except (KeyError, ValueError, ImportError) as e:
@@ -126,9 +150,9 @@ def time_cpu(runners, warmup, steps):
     times = [[] for _ in runners]
     for _ in range(steps):
         for k, r in enumerate(runners):
-            start = time.perf_counter()
+            start = clock()
             r.step()
-            times[k].append(time.perf_counter() - start)
+            times[k].append(clock() - start)
     return [statistics.median(t) for t in times]
 
 
@@ -288,8 +312,15 @@ def parse_args(argv=None):
     parser.add_argument("--tf32", choices=["off", "on", "both"], default="both",
                         help="cuda: the table(s) to make, float32 GEMMs without and/or with TF32 (default both)")
     parser.add_argument("--no-torch", action="store_true", help="time minidl alone")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="cpu: BLAS threads of both libraries (default: minidl.get_num_threads())")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="cpu: time with the process's CPU time instead of the wall clock (see ``clock``)")
+    parser.add_argument("--threads", default="both",
+                        help="cpu: 'both' (each library's default threads, then both at one thread; the "
+                             "default), 'default', or a number of threads for both libraries")
+    parser.add_argument("--memory", action="store_true",
+                        help="cpu: also measure each library's peak resident memory for the step, each in "
+                             "a process of its own")
+    parser.add_argument("--rss-child", nargs=2, metavar=("LIBRARY", "NET"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -307,11 +338,82 @@ def select_cases(args):
             for name, options, batch, size, classes in cases]
 
 
+def thread_modes(value):
+    """--threads: 'both' (each library's default, then one thread), 'default', or a number for both."""
+    if value == "both":
+        return [None, 1]
+    if value == "default":
+        return [None]
+    try:
+        n = int(value)
+    except ValueError:
+        raise SystemExit(f"train_step: --threads expects 'both', 'default' or a positive int, got {value!r}") from None
+    if n < 1:
+        raise SystemExit(f"train_step: --threads expects a positive int, got {n}")
+    return [n]
+
+
+def set_cpu_threads(mode, defaults):
+    ours, theirs = defaults if mode is None else (mode, mode)
+    minidl.set_num_threads(ours)
+    if torch is not None:
+        torch.set_num_threads(theirs)
+    label = "default threads" if mode is None else f"{mode} thread(s)"
+    return f"{label}: minidl {ours}" + (f", PyTorch {theirs}" if torch is not None else "")
+
+
+def rss_child(library, case, warmup):
+    """In a process of its own: build one library's runner, run the step, print the peak RSS in bytes
+    (the kernel's VmHWM of this process image: ``ru_maxrss`` would carry the parent's peak over exec)."""
+    name, options, batch, size, classes = case
+    model = build(name, options, classes)
+    x, y = make_batch(batch, size, classes, segmentation=False)
+    runner = MinidlRunner(model, x, y, "cpu") if library == "minidl" else TorchRunner(model, x, y, "cpu")
+    for _ in range(max(1, warmup) + 1):
+        runner.step()
+    with open("/proc/self/status") as status:
+        peak = next(line for line in status if line.startswith("VmHWM:"))
+    print(int(peak.split()[1]) * 1024)
+
+
+def peak_rss(library, case, args):
+    """Peak resident bytes of a fresh process that runs ``case``'s step with ``library`` (Linux)."""
+    import subprocess
+
+    name, options, batch, size, classes = case
+    cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", library, name, "--batch", str(batch),
+           "--size", str(size), "--warmup", str(args.warmup if args.warmup is not None else 1)]
+    env = dict(os.environ)
+    if library == "minidl":
+        env["MINIDL_BENCH_NO_TORCH"] = "1"
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def memory_table(cases, args):
+    lines = ["\n== peak resident memory of one training step, each library in its own process ==",
+             f"{'network':10s} {'minidl MiB':>11s} {'torch MiB':>10s} {'ratio':>7s}"]
+    for case in cases:
+        ours = peak_rss("minidl", case, args) / 2**20
+        if torch is None:
+            lines.append(f"{case[0]:10s} {ours:11.0f} {'-':>10s} {'-':>7s}")
+            continue
+        theirs = peak_rss("torch", case, args) / 2**20
+        lines.append(f"{case[0]:10s} {ours:11.0f} {theirs:10.0f} {ours / theirs:6.2f}x")
+    return "\n".join(lines)
+
+
 def main(argv=None):
+    global clock
     args = parse_args(argv)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     cuda = args.device == "cuda"
     steps = args.steps or (10 if cuda else 5)
     warmup = args.warmup if args.warmup is not None else (3 if cuda else 1)
+    if args.rss_child:
+        library, name = args.rss_child
+        case = next(c for c in select_cases(args) if c[0] == name)
+        return rss_child(library, case, warmup)
     with_torch = torch is not None and not args.no_torch and (not cuda or torch.cuda.is_available())
     if cuda:
         minidl.backend.cupy_module()
@@ -319,39 +421,42 @@ def main(argv=None):
             torch.backends.cudnn.benchmark = True
     else:
         minidl.manual_seed(0)
-        if args.threads:
-            minidl.set_num_threads(args.threads)
-        if torch is not None:
-            torch.set_num_threads(minidl.get_num_threads())
+    defaults = (minidl.get_num_threads(), torch.get_num_threads() if torch is not None else None)
     reference = f"PyTorch {torch.__version__}" if with_torch else "PyTorch (not installed or not asked for)"
     where = _describe_device(cuda)
     print(f"minidl {minidl.__version__} vs {reference} on {where}; {steps} timed steps after {warmup} "
-          f"warm-up, median; SGD lr {LR} momentum {MOMENTUM}, float32", flush=True)
+          f"warm-up, median ({'CPU' if args.cpu_time else 'wall'} time); SGD lr {LR} momentum {MOMENTUM}, "
+          "float32", flush=True)
     cases = select_cases(args)
-    settings = {"off": [False], "on": [True], "both": [False, True]}[args.tf32] if cuda else [False]
+    settings = {"off": [False], "on": [True], "both": [False, True]}[args.tf32] if cuda else thread_modes(args.threads)
     tables = []
-    for tf32 in settings:
+    for setting in settings:
         if cuda:
-            set_tf32(tf32)
+            set_tf32(setting)
+            mode = "TF32 on" if setting else "TF32 off"
+        else:
+            mode = set_cpu_threads(setting, defaults)
         rows = []
         for case in cases:
             row = run_case(case, args.device, warmup, steps, with_torch)
             if row is not None:
                 rows.append(row)
-                print(f"  {'tf32 ' if tf32 else ''}{row['net']}: minidl {row['minidl'] * 1e3:.1f} ms/step"
+                print(f"  {mode}: {row['net']}: minidl {row['minidl'] * 1e3:.1f} ms/step"
                       + (f", torch {row['torch'] * 1e3:.1f} ms/step" if row["torch"] else ""), flush=True)
-        mode = "TF32 on" if tf32 else ("TF32 off" if cuda else "CPU")
         tables.append(format_table(rows, f"\n== training step, {where}, {mode} ==", show_memory=cuda))
     if cuda:
         set_tf32(False)
+    else:
+        set_cpu_threads(None, defaults)
+        if args.memory:
+            tables.append(memory_table(cases, args))
     print("\n".join(tables))
     return tables
 
 
 def _describe_device(cuda):
     if not cuda:
-        return (f"CPU ({os.cpu_count()} cores, {minidl.get_num_threads()} BLAS thread(s) each, "
-                f"load {os.getloadavg()[0]:.1f})")
+        return f"CPU ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
     cp = _cupy()
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]

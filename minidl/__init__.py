@@ -15,6 +15,7 @@ from .creation import (  # noqa: F401
 )
 from . import functional  # noqa: F401,E402
 from .functional import cat, concat, split, stack, where  # noqa: F401,E402
+from .functional.winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401,E402
 from .functions import (  # noqa: F401,E402
     abs, add, amax, amin, argmax, argmin, chunk, clamp, clip, div, exp, flatten, is_tensor, log, log_softmax,
     matmul, max, mean, min, mul, neg, numel, permute, pow, relu, reshape, sigmoid, softmax, sqrt, squeeze, sub,

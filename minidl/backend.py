@@ -189,6 +189,8 @@ def _apply_tf32(cupy):
 
 # ----------------------------------------------------------------------------- CPU threads
 
+_threads = None  # set_num_threads's value; None: follow OpenBLAS's default
+
 _BLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
                  "openblas_set_num_threads")
 _BLAS_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_",
@@ -221,16 +223,27 @@ def _openblas():
 
 
 def set_num_threads(n):
-    """Use ``n`` threads in NumPy's matrix products (OpenBLAS), as ``torch.set_num_threads``.
+    """Use ``n`` threads on the CPU, as ``torch.set_num_threads``: in NumPy's matrix products (OpenBLAS)
+    and in minidl's own thread pool (``minidl.parallel``), which runs the rest of a convolution's or a
+    pooling's work (the column copies, the transforms) over chunks of the batch.
 
     Why it matters on a small machine: OpenBLAS's worker threads spin while they wait for work, so when
     other processes already keep the cores busy, a second BLAS thread mostly burns time (measured on a
     loaded 2-core machine: a training step of the default network took 3.4x longer with 2 threads than
     with 1). Returns False when no OpenBLAS was found (another BLAS, or not Linux): then the BLAS's own
-    setting (e.g. ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) applies.
+    setting (e.g. ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) applies to the matrix products and
+    ``n`` to the pool.
     """
+    global _threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _threads = n
+    return set_blas_threads(n)
+
+
+def set_blas_threads(n):
+    """OpenBLAS's own thread count alone (the thread pool sets 1 while its workers multiply); False
+    when no OpenBLAS was found."""
     blas = _openblas()
     if blas is None:
         return False
@@ -239,15 +252,21 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads NumPy's OpenBLAS uses (``os.cpu_count()`` when it cannot be asked)."""
+    """The number of CPU threads minidl uses: the last ``set_num_threads``, else OpenBLAS's own count
+    (``os.cpu_count()`` when it cannot be asked)."""
+    if _threads is not None:
+        return _threads
     blas = _openblas()
     return blas[1]() if blas is not None else (os.cpu_count() or 1)
 
 
 def _initial_threads():
-    """``MINIDL_NUM_THREADS`` when set; else one BLAS thread if the machine is already oversubscribed
+    """``MINIDL_NUM_THREADS`` when set; else one thread if the machine is already oversubscribed
     (1-minute load average at least the number of cores) when minidl is imported, where a second thread
-    costs more than it gives (see ``set_num_threads``); else OpenBLAS's default (all cores)."""
+    costs more than it gives (see ``set_num_threads``); else OpenBLAS's default (all cores). The choice
+    is fixed here, so the thread pool never reads a count it has itself lowered for its workers."""
+    global _threads
+    _threads = get_num_threads()
     env = os.environ.get("MINIDL_NUM_THREADS")
     if env:
         try:
@@ -260,7 +279,7 @@ def _initial_threads():
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
-        return
+        load = 0.0
     if cores > 1 and load >= cores:
         set_num_threads(1)
 

@@ -37,8 +37,9 @@ MUTATIONS = [
      "minidl/functional/pooling_common.py", "        x4 = xp.ascontiguousarray(x4)\n", "",
      ["tests/test_gpu_kernels.py", "-k", "strided and max_pool2d"]),
     ("swapped stride and dilation in im2col's launch arguments",
-     "minidl/functional/im2col.py", "i32(g.sh), i32(g.sw),\n        i32(g.pt), i32(g.pl), i32(g.dh), i32(g.dw)",
-     "i32(g.dh), i32(g.dw),\n        i32(g.pt), i32(g.pl), i32(g.sh), i32(g.sw)",
+     "minidl/functional/im2col.py",
+     "i32(geo.sh), i32(geo.sw),\n        i32(geo.pt), i32(geo.pl), i32(geo.dh), i32(geo.dw)",
+     "i32(geo.dh), i32(geo.dw),\n        i32(geo.pt), i32(geo.pl), i32(geo.sh), i32(geo.sw)",
      ["tests/test_gpu_kernels.py", "-k", "float32 and conv2d"]),
 ]
 

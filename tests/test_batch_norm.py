@@ -229,3 +229,15 @@ def test_matches_torch(training, rng):
     for got, want in [(y.data, yt.detach()), (xs.grad.data, xt.grad), (ws.grad.data, wt.grad),
                       (bs.grad.data, bt.grad), (rms.data, rmt), (rvs.data, rvt)]:
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_statistics_do_not_cancel_for_a_large_mean():
+    # sum x^2 - M mean^2 would lose the variance of float32 data centred far from zero
+    from minidl.functional.batchnorm import batch_statistics
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 3, 16, 16)) * 0.01 + 1000).astype(np.float32)
+    mean, var = batch_statistics(x)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(var, x64.var(axis=(0, 2, 3)), rtol=1e-3)

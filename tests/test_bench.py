@@ -32,8 +32,10 @@ def test_train_step_cpu_tiny(train_step, capsys):
     tables = train_step.main(["--nets", "resnet18", "--batch", "2", "--size", "8", "--steps", "1",
                               "--warmup", "0"])
     out = capsys.readouterr().out
-    assert len(tables) == 1 and "resnet18" in tables[0]
-    assert out.rstrip().endswith("as fast)")  # the table is printed last
+    # each library at its default threads, then both at one thread
+    assert len(tables) == 2 and all("resnet18" in table for table in tables)
+    assert "default threads" in tables[0] and "1 thread(s)" in tables[1]
+    assert out.rstrip().endswith("as fast)")  # the tables are printed last
 
 
 def test_train_step_rejects_unknown_net(train_step):
@@ -51,9 +53,12 @@ def test_train_step_table_format(train_step):
 
 def test_ops_cpu_tiny(capsys):
     ops = _load("ops")
-    ops.main(["--batch", "1", "--max-size", "8", "--repeat", "1"])
+    tables = ops.main(["--batch", "1", "--max-size", "8", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "conv 3x3 VGG" in out and "max_pool" in out
+    if tables[0][1]:  # PyTorch installed: a ratio per op at default threads and at one thread
+        assert [label for label, _ in tables] == ["default", "1 thread(s)"]
+        assert "ratio minidl / PyTorch" in out
 
 
 @pytest.mark.parametrize("name, options, size", [

@@ -435,3 +435,19 @@ def test_matches_pytorch_when_installed(rng):
     theirs = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b), stride=2,
                                                   padding=1, output_padding=1, groups=2).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 130, 7), (1, 64, 64)])
+def test_banded_transpose_equals_swapaxes(shape, rng):
+    a = rng.standard_normal(shape)
+    out = im2col_module.transposed(a)
+    assert out.flags.c_contiguous and np.array_equal(out, a.swapaxes(-1, -2))
+
+
+def test_scratch_buffers_are_per_name():
+    a = im2col_module.scratch("left", (8,), np.float64)
+    b = im2col_module.scratch("right", (8,), np.float64)
+    assert not np.shares_memory(a, b)
+    assert np.shares_memory(a, im2col_module.scratch("left", (2, 4), np.float64))
+    zeros = im2col_module.zeroed_scratch("left", (3,), np.float32)
+    assert not zeros.any()

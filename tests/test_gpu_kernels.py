@@ -26,9 +26,26 @@ def _conv(x):
     return F.conv2d(x, w, stride=(2, 1), padding=(1, 2), dilation=(1, 2))
 
 
+def _winograd(m):
+    """A grouped 3x3 conv2d forced onto Winograd F(m x m, 3 x 3) (float16 falls back to im2col); the
+    backward uses the algorithm its forward chose."""
+    def conv(x):
+        w = minidl.Tensor(np.linspace(-1, 1, 6 * 2 * 3 * 3).reshape(6, 2, 3, 3).astype(x.dtype), device=x.device,
+                          requires_grad=True)
+        old = minidl.get_conv_algorithm()
+        minidl.set_conv_algorithm(f"winograd{m}")
+        try:
+            return F.conv2d(x, w, padding=1, groups=2)
+        finally:
+            minidl.set_conv_algorithm(old)
+    return conv
+
+
 # op -> (input shape, function of one input tensor); each goes through the kernels named in its key
 CASES = {
     "conv2d (im2col, col2im)": ((2, 3, 7, 6), _conv),
+    "conv2d winograd2 (winograd_input, winograd_output, winograd_grad_tiles)": ((2, 4, 7, 6), _winograd(2)),
+    "conv2d winograd4 (winograd_input, winograd_output, winograd_grad_tiles)": ((2, 4, 9, 5), _winograd(4)),
     "max_pool2d": ((2, 3, 7, 6), lambda x: F.max_pool2d(x, 3, stride=2, padding=1, dilation=(1, 2))),
     "avg_pool2d": ((2, 3, 7, 6), lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 1), padding=1,
                                                           count_include_pad=False)),

@@ -64,6 +64,7 @@ def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
     assert "CPU twin" in out
     rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
     assert sorted(rows) == kernel_functions()
+    rows = {name: row for name, row in rows.items() if name not in kernels_bench.NOT_COVERED}
     if kernels_bench.torch is not None:
         assert not any("not checked" in row for row in rows.values())
     module, why = kernels_bench.standin()
@@ -118,7 +119,8 @@ def test_gpu_launches_pass_what_each_kernel_declares(kernels_bench, monkeypatch)
         function, (file, n, args)))
     for name, ours, *_ in kernels_bench.cases(bench, big=False):
         ours()
-    signatures = kernel_signatures()
+    signatures = {name: kinds for name, kinds in kernel_signatures().items()
+                  if name not in kernels_bench.NOT_COVERED}
     assert sorted(launched) == sorted(signatures)
     for function, (file, n, args) in launched.items():
         expected_file, kinds = signatures[function]
@@ -157,6 +159,7 @@ def test_gpu_table_gives_bandwidth_beside_the_peak(kernels_bench, monkeypatch, c
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()
             and line.split()[0] in kernel_functions()}
     assert sorted(rows) == kernel_functions()
+    assert all(rows[name][1:4] == ["not", "covered", "yet"] for name in kernels_bench.NOT_COVERED)
     # im2col of (2, 3, 9, 9) at 3x3 / 2, padding 1: 486 floats in, 27 * 50 = 1350 out, 7344 bytes in
     # 1e-4 ms: 73.4 GB/s, 2% of 3352 GB/s
     megabytes, ms, rate, share = rows["im2col"][1:5]

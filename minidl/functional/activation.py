@@ -9,6 +9,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import validation as check
+from .im2col import for_batch_chunks
 from .shape import normalize_dim
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
@@ -22,14 +23,33 @@ def check_float_tensor(x, op):
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
 
 
+def _by_rows(fn, out, *arrays):
+    """``fn(*rows, out=out_rows)`` over chunks of the leading axis, in the thread pool on the CPU."""
+    xp = backend.get_array_module(out)
+    if out.ndim == 0 or out.shape[0] == 0:
+        fn(*arrays, out=out)
+        return out
+    for_batch_chunks(lambda a, b: fn(*(r[a:b] for r in arrays), out=out[a:b]), out.shape[0],
+                     out[:1].nbytes, xp)
+    return out
+
+
+def _relu_grad(g, y, out):
+    """g where y > 0, else 0: one pass (the mask is cast to g's dtype inside the multiply)."""
+    backend.get_array_module(g).multiply(g, y > 0, out=out)
+
+
 class ReLU(Function):
+    """max(0, x) and its gradient, over batch chunks on every core (``minidl.parallel``)."""
+
     def forward(self, x):
         xp = backend.get_array_module(x)
-        self.y = xp.maximum(x, 0)
+        self.y = _by_rows(lambda rows, out: xp.maximum(rows, 0, out=out), xp.empty_like(x), x)
         return self.y
 
     def backward(self, g):
-        return g * (self.y > 0)
+        xp = backend.get_array_module(g)
+        return _by_rows(_relu_grad, xp.empty(g.shape, g.dtype), g, self.y)
 
 
 def relu(input, inplace=False):

@@ -18,74 +18,131 @@ Backward in closed form. With batch statistics, mu and var depend on every x of 
     dL/dx = weight / sqrt(var + eps) * (g - sum(g) / M - xhat * sum(g * xhat) / M)
 
 With running statistics they are constants and dL/dx = g * weight / sqrt(var + eps).
+
+On the CPU every pass runs over chunks of the batch in the thread pool (``minidl.parallel``); the
+statistics take one sweep over memory (``batch_statistics``).
 """
+import numpy as np
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import validation as check
 from .activation import check_float_tensor
+from .im2col import for_batch_chunks
 
 __all__ = ["batch_norm"]
 
 
-def _per_channel(v, ndim):
-    """A (C,) array shaped (1, C, 1, ...) to broadcast against an (N, C, *) array."""
-    return v.reshape((1, -1) + (1,) * (ndim - 2))
+def _rows(a):
+    """(N, C, *) as (N, C, L), L the product of the spatial sizes (1 for (N, C))."""
+    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))
+
+
+def _chunked(work, x):
+    """``work(a, b)`` over batch chunks of x (thread pool on the CPU); the results in chunk order."""
+    xp = backend.get_array_module(x)
+    return for_batch_chunks(work, x.shape[0], 2 * x[:1].nbytes, xp)
+
+
+def batch_statistics(x):
+    """Per-channel mean and biased variance of x (N, C, *) in one sweep over memory.
+
+    Each chunk of samples is read once: per row (n, c) its sum, then, while the row is still in cache,
+    its centred sum of squares M2_r = sum (x - mean_r)^2. The rows combine per channel by Chan et al.'s
+    rule M2_c = sum_r M2_r + sum_r L (mean_r - mean_c)^2, which, unlike sum x^2 - M mean^2, does not
+    cancel when the mean is large next to the spread. Chunks are added in order (thread-count free).
+    """
+    xp = backend.get_array_module(x)
+    rows = _rows(x)
+    length = rows.shape[2]
+
+    def work(a, b):
+        chunk = rows[a:b]
+        row_mean = chunk.sum(axis=2) / length
+        centred = chunk - row_mean[:, :, None]
+        return row_mean, xp.einsum("ncl,ncl->nc", centred, centred)
+
+    parts = _chunked(work, x)
+    row_mean = xp.concatenate([p[0] for p in parts])
+    mean = row_mean.mean(axis=0)
+    spread = sum(p[1].sum(axis=0) for p in parts) + length * ((row_mean - mean) ** 2).sum(axis=0)
+    return mean, spread / (length * x.shape[0])
 
 
 class BatchNorm(Function):
+    """Forward y = x * scale_c + shift_c with scale = weight / sqrt(var + eps), shift = bias - mean *
+    scale. It keeps the input (which the graph holds anyway) and the per-channel statistics, not the
+    normalised x-hat, and the backward rebuilds x-hat where it needs it: one full-size array per
+    batch norm less in memory between the forward and the backward."""
+
     def forward(self, x, weight, bias, running_mean, running_var, use_batch_stats, update_running,
                 momentum, eps):
         xp = backend.get_array_module(x)
-        axes = (0,) + tuple(range(2, x.ndim))
         count = x.size // x.shape[1]
         if use_batch_stats and count == 0:
             # an empty batch: nothing to normalise and no statistics to learn (PyTorch returns it empty)
             mean = var = xp.zeros(x.shape[1], dtype=x.dtype)
-            xc, sq = x - 0, xp.empty_like(x)
         elif use_batch_stats:
-            mean = x.mean(axis=axes)
-            xc = x - _per_channel(mean, x.ndim)
-            sq = xc * xc
-            var = sq.mean(axis=axes)
+            mean, var = batch_statistics(x)
             if update_running:
                 _update_running(running_mean, running_var, mean, var, count, momentum)
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-            xc = x - _per_channel(mean, x.ndim)
-            sq = xp.empty_like(xc)
         invstd = 1 / xp.sqrt(var + eps)
-        xc *= _per_channel(invstd, x.ndim)
-        self.xhat, self.invstd, self.weight = xc, invstd, weight
+        scale = invstd if weight is None else invstd * weight
+        shift = -mean * scale if bias is None else bias - mean * scale
+        self.x, self.mean, self.invstd, self.weight = x, mean, invstd, weight
         # (max: an empty batch's gradient is empty, and must not divide by 0 on the way)
-        self.batch_stats, self.count, self.axes = use_batch_stats, max(count, 1), axes
-        # the squares are no longer needed: their buffer becomes the output
-        y = sq
-        if weight is not None:
-            xp.multiply(xc, _per_channel(weight, x.ndim), out=y)
-        else:
-            y[...] = xc
-        if bias is not None:
-            y += _per_channel(bias, x.ndim)
+        self.batch_stats, self.count = use_batch_stats, max(count, 1)
+        y = xp.empty_like(x)
+        rows, y_rows = _rows(x), _rows(y)
+
+        def work(a, b):
+            xp.multiply(rows[a:b], scale[:, None], out=y_rows[a:b])
+            y_rows[a:b] += shift[:, None]
+
+        _chunked(work, x)
         return y
 
     def backward(self, g):
-        xhat, axes, ndim = self.xhat, self.axes, g.ndim
+        xp = backend.get_array_module(g)
         need_x, need_w, need_b = self.needs_input_grad
-        sum_g = g.sum(axis=axes) if need_b or (need_x and self.batch_stats) else None
-        sum_gx = (g * xhat).sum(axis=axes) if need_w or (need_x and self.batch_stats) else None
+        rows, g_rows, mean = _rows(self.x), _rows(g), self.mean
+        need_sums = need_w or need_b or (need_x and self.batch_stats)
+
+        def sums(a, b):
+            # sum g and sum g * (x - mean) per row, x - mean built chunk by chunk (in cache)
+            centred = rows[a:b] - mean[:, None]
+            return g_rows[a:b].sum(axis=2), xp.einsum("ncl,ncl->nc", g_rows[a:b], centred)
+
+        sum_g = sum_gx = None
+        if need_sums:
+            sum_g, sum_gx = xp.zeros(g.shape[1], dtype=g.dtype), xp.zeros(g.shape[1], dtype=g.dtype)
+            for part_g, part_gx in _chunked(sums, g):  # in chunk order: the same bits for any thread count
+                sum_g += part_g.sum(axis=0)
+                sum_gx += part_gx.sum(axis=0)
+            sum_gx *= self.invstd  # sum g * xhat
         gx = None
         if need_x:
             scale = self.invstd if self.weight is None else self.invstd * self.weight
+            # dx = scale (g - sum g / M - xhat sum(g xhat) / M) = scale g + slope (x - mean) + offset
             if self.batch_stats:
-                gx = xhat * _per_channel(-sum_gx / self.count, ndim)
-                gx += g
-                gx -= _per_channel(sum_g / self.count, ndim)
-                gx *= _per_channel(scale, ndim)
-            else:
-                gx = g * _per_channel(scale, ndim)
+                slope = -scale * self.invstd * sum_gx / self.count
+                offset = -scale * sum_g / self.count
+            gx = xp.empty_like(g)
+            gx_rows = _rows(gx)
+
+            def work(a, b):
+                xp.multiply(g_rows[a:b], scale[:, None], out=gx_rows[a:b])
+                if self.batch_stats:
+                    centred = rows[a:b] - mean[:, None]
+                    centred *= slope[:, None]
+                    gx_rows[a:b] += centred
+                    gx_rows[a:b] += offset[:, None]
+
+            _chunked(work, g)
         return gx, sum_gx if need_w else None, sum_g if need_b else None
 
 

@@ -20,15 +20,28 @@ is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_
 
     OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
 
-The three products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad``) serve both
-ops; they work on chunks of the batch so that the column matrix stays within the im2col budget.
+The products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad`` and
+``correlate_with_weight_grad``, the last two from one set of columns) serve both ops; they work on
+chunks of the batch so that the column matrix stays within the im2col budget, on every core
+(``minidl.parallel``). In the code ``geo`` is a convolution's ``Geometry``; ``g`` above is a group.
+
+A 3x3 stride-1 conv2d may instead run Winograd's F(m x m, 3 x 3) (``winograd.py``, where the kernel is
+called g as in the paper): per t x t input tile d (t = m + 2) and 3x3 kernel W[co, c],
+
+    Y = A^T [ (G W G^T) ⊙ (B^T d B) ] A,
+
+its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
+flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
+algorithm in one place (``set_conv_algorithm``).
 """
 from .. import backend
 from ..autograd import Function
-from . import validation
+from . import validation, winograd
 from .im2col import (  # noqa: F401
-    Geometry, batch_chunks, col2im, column_buffer, get_im2col_budget, im2col, set_im2col_budget,
+    Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
+    transposed,
 )
+from .winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -38,97 +51,147 @@ def _grouped(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
-def _column_bytes(channels, g, itemsize):
-    return channels * g.taps * g.out_pixels * itemsize
+def _each_chunk(work, n, channels, geo, array):
+    """``work(a, b)`` over batch chunks whose columns (channels * kh * kw * OH * OW per sample) fit the
+    im2col budget and, on the CPU, the thread pool's chunk size (see ``minidl.parallel``)."""
+    per_sample = channels * geo.taps * geo.out_pixels * array.dtype.itemsize
+    return for_batch_chunks(work, n, per_sample, backend.get_array_module(array))
 
 
-def correlate(x, w, g, groups):
-    """conv2d without bias: x (N, C, H, W), w (C_out, C / groups, kh, kw) -> (N, C_out, OH, OW)."""
-    if g.is_pointwise():
-        # the input already is the column matrix of each sample: one GEMM per sample, no copy
-        xp = backend.get_array_module(x)
-        n, c = x.shape[:2]
-        c_out = w.shape[0]
-        out = xp.empty((n, c_out, g.oh, g.ow), dtype=x.dtype)
-        xs = x.reshape(n, groups, c // groups, g.out_pixels)
-        xp.matmul(_grouped(w, groups), xs, out=out.reshape(n, groups, c_out // groups, g.out_pixels))
-        return out
-    return _column_products(x, g, groups, w=w)[0]
+def _columns(x, geo, groups, a, b):
+    """im2col of samples a:b as (groups, C_g * kh * kw, (b - a) * OH * OW)."""
+    return im2col(x[a:b], geo).reshape(groups, -1, (b - a) * geo.out_pixels)
 
 
-def correlate_weight_grad(x, y, g, groups, w_shape):
+def _product_into(out, cols, w, groups, a, b):
+    """out[a:b] = W cols (per group): the forward GEMM of one chunk."""
+    product = backend.get_array_module(cols).matmul(_grouped(w, groups), cols)
+    out[a:b] = product.reshape(w.shape[0], b - a, out.shape[2], out.shape[3]).transpose(1, 0, 2, 3)
+
+
+def _weight_grad_part(cols, y, groups, a, b):
+    """This chunk's share of dW^T = cols y^T, (groups, C_g * kh * kw, C_out / groups).
+
+    Both operands contiguous: OpenBLAS multiplies (K, NP) by (NP, C_out) 10-20x faster than the same
+    product as y cols^T, whose (C_out, K) output is small next to its long inner dimension NP (measured
+    on a 2-core CPU, K = 576, NP = 32768).
+    """
+    xp = backend.get_array_module(cols)
+    c_out, pixels = y.shape[1], y.shape[2] * y.shape[3]
+    yt = y[a:b].reshape(b - a, groups, c_out // groups, pixels).transpose(1, 0, 3, 2)
+    return xp.matmul(cols, yt.reshape(groups, (b - a) * pixels, c_out // groups))
+
+
+def _sum_weight_grad(parts, w_shape, xp, dtype):
+    """Add the chunks' parts in chunk order (the same bits for any thread count) and lay out as W."""
+    if not parts:  # an empty batch
+        return xp.zeros(w_shape, dtype=dtype)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return transposed(total).reshape(w_shape)
+
+
+def _pointwise(x, w, groups, geo):
+    """A 1x1 stride-1 convolution: the input already is each sample's column matrix, one GEMM per
+    sample and no copy."""
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    c_out = w.shape[0]
+    out = xp.empty((n, c_out, geo.oh, geo.ow), dtype=x.dtype)
+    xs = x.reshape(n, groups, c // groups, geo.out_pixels)
+    xp.matmul(_grouped(w, groups), xs, out=out.reshape(n, groups, c_out // groups, geo.out_pixels))
+    return out
+
+
+def correlate(x, w, geo, groups):
+    """conv2d without bias by im2col + GEMM: x (N, C, H, W), w (C_out, C / groups, kh, kw) -> (N, C_out, OH, OW)."""
+    if geo.is_pointwise():
+        return _pointwise(x, w, groups, geo)
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    out = xp.empty((n, w.shape[0], geo.oh, geo.ow), dtype=x.dtype)
+    _each_chunk(lambda a, b: _product_into(out, _columns(x, geo, groups, a, b), w, groups, a, b), n, c, geo, x)
+    return out
+
+
+def correlate_weight_grad(x, y, geo, groups, w_shape):
     """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
-    return _column_products(x, g, groups, y=y, w_shape=w_shape)[1]
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    parts = _each_chunk(lambda a, b: _weight_grad_part(_columns(x, geo, groups, a, b), y, groups, a, b),
+                        n, c, geo, x)
+    return _sum_weight_grad(parts, w_shape, xp, x.dtype)
 
 
-def _column_products(x, g, groups, w=None, y=None, w_shape=None):
-    """The products that read the columns of x, chunk by chunk: (correlate(x, w) if w is given,
-    correlate_weight_grad(x, y) if y is given).
+def correlate_with_weight_grad(x, w, y, geo, groups):
+    """(correlate(x, w), correlate_weight_grad(x, y)) from one im2col of x per chunk.
 
-    conv_transpose2d's backward needs both from im2col(grad); building the columns once for the two
+    conv_transpose2d's backward needs both from the columns of its output gradient; building them once
     halves its memory traffic.
     """
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
-    out = None if w is None else xp.empty((n, w.shape[0], g.oh, g.ow), dtype=x.dtype)
-    dw = None
-    for a, b in batch_chunks(n, _column_bytes(c, g, x.dtype.itemsize)):
-        cols = im2col(x[a:b], g).reshape(groups, -1, (b - a) * g.out_pixels)
-        if w is not None:
-            product = xp.matmul(_grouped(w, groups), cols)
-            out[a:b] = product.reshape(w.shape[0], b - a, g.oh, g.ow).transpose(1, 0, 2, 3)
-        if y is not None:
-            # dW^T = cols y^T with both operands contiguous: OpenBLAS multiplies (K, NP) by (NP, C_out)
-            # 10-20x faster than the same product as y cols^T, whose (C_out, K) output is small next
-            # to its long inner dimension NP (measured on a 2-core CPU, K = 576, NP = 32768)
-            c_out = y.shape[1]
-            yt = y[a:b].reshape(b - a, groups, c_out // groups, g.out_pixels).transpose(1, 0, 3, 2)
-            yt = yt.reshape(groups, (b - a) * g.out_pixels, c_out // groups)
-            part = xp.matmul(cols, yt)
-            if dw is None:
-                dw = part
-            else:
-                dw += part
-    if y is None:
-        return out, None
-    if dw is None:  # an empty batch
-        return out, xp.zeros(w_shape, dtype=x.dtype)
-    return out, xp.ascontiguousarray(dw.transpose(0, 2, 1)).reshape(w_shape)
+    out = xp.empty((n, w.shape[0], geo.oh, geo.ow), dtype=x.dtype)
+
+    def work(a, b):
+        cols = _columns(x, geo, groups, a, b)
+        _product_into(out, cols, w, groups, a, b)
+        return _weight_grad_part(cols, y, groups, a, b)
+
+    parts = _each_chunk(work, n, c, geo, x)
+    return out, _sum_weight_grad(parts, w.shape, xp, x.dtype)
 
 
-def correlate_adjoint(y, w, g, groups, n, c):
+def correlate_adjoint(y, w, geo, groups, n, c):
     """The adjoint of ``correlate``: y (N, C_out, OH, OW) -> col2im(W^T y), shape (N, C, H, W)."""
     xp = backend.get_array_module(y)
     c_out = w.shape[0]
     wt = _grouped(w, groups).transpose(0, 2, 1)
-    x = xp.empty((n, c, g.h, g.w), dtype=y.dtype)
-    if g.is_pointwise():
-        ys = y.reshape(n, groups, c_out // groups, g.out_pixels)
-        xp.matmul(wt, ys, out=x.reshape(n, groups, c // groups, g.out_pixels))
+    x = xp.empty((n, c, geo.h, geo.w), dtype=y.dtype)
+    if geo.is_pointwise():
+        ys = y.reshape(n, groups, c_out // groups, geo.out_pixels)
+        xp.matmul(wt, ys, out=x.reshape(n, groups, c // groups, geo.out_pixels))
         return x
-    for a, b in batch_chunks(n, _column_bytes(c, g, y.dtype.itemsize)):
-        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * g.out_pixels)
+
+    def work(a, b):
+        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * geo.out_pixels)
         cols = column_buffer((groups, wt.shape[1], yt.shape[2]), y.dtype, xp)
         xp.matmul(wt, yt, out=cols)
-        col2im(cols.reshape(c * g.taps, (b - a) * g.out_pixels), g, b - a, c, out=x[a:b])
+        col2im(cols.reshape(c * geo.taps, (b - a) * geo.out_pixels), geo, b - a, c, out=x[a:b])
+
+    _each_chunk(work, n, c, geo, y)
     return x
 
 
 class Conv2dOp(Function):
+    """conv2d by the algorithm ``winograd.choose`` picks for its shape (im2col + GEMM or Winograd);
+    the backward uses the same one."""
+
     def forward(self, x, weight, bias, *, geometry, groups):
-        self.x, self.weight, self.g, self.groups = x, weight, geometry, groups
-        out = correlate(x, weight, geometry, groups)
+        self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
+        self.m = winograd.choose(x.shape, weight.shape, geometry, groups, x)
+        if self.m:
+            out = winograd.correlate(x, weight, geometry, groups, self.m)
+        else:
+            out = correlate(x, weight, geometry, groups)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         return out
 
     def backward(self, grad):
-        x, weight, g, groups = self.x, self.weight, self.g, self.groups
+        x, weight, geo, groups, m = self.x, self.weight, self.geo, self.groups, self.m
         dx = dw = db = None
         if self.needs_input_grad[0]:
-            dx = correlate_adjoint(grad, weight, g, groups, x.shape[0], x.shape[1])
+            if m:
+                dx = winograd.correlate_adjoint(grad, weight, geo, groups, m)
+            else:
+                dx = correlate_adjoint(grad, weight, geo, groups, x.shape[0], x.shape[1])
         if self.needs_input_grad[1]:
-            dw = correlate_weight_grad(x, grad, g, groups, weight.shape)
+            if m:
+                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m)
+            else:
+                dw = correlate_weight_grad(x, grad, geo, groups, weight.shape)
         if self.needs_input_grad[2]:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db
@@ -136,20 +199,22 @@ class Conv2dOp(Function):
 
 class ConvTranspose2dOp(Function):
     def forward(self, x, weight, bias, *, geometry, groups, out_channels):
-        self.x, self.weight, self.g, self.groups = x, weight, geometry, groups
+        self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
         out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         return out
 
     def backward(self, grad):
-        x, weight, g, groups = self.x, self.weight, self.g, self.groups
+        x, weight, geo, groups = self.x, self.weight, self.geo, self.groups
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
-        if need_dw:
-            dx, dw = _column_products(grad, g, groups, w=weight if need_dx else None, y=x, w_shape=weight.shape)
+        if need_dx and need_dw:
+            dx, dw = correlate_with_weight_grad(grad, weight, x, geo, groups)
+        elif need_dw:
+            dw = correlate_weight_grad(grad, x, geo, groups, weight.shape)
         elif need_dx:
-            dx = correlate(grad, weight, g, groups)
+            dx = correlate(grad, weight, geo, groups)
         if self.needs_input_grad[2]:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db
@@ -170,9 +235,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``padding`` is an int, a pair, ``'valid'`` (no padding) or ``'same'`` (output size = input size;
     stride must be 1; when the total padding d (k - 1) is odd the extra pixel goes bottom/right).
     """
-    g = validation.conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
-    with validation.memory_for("conv2d", f"an output of {g.oh} x {g.ow}"):
-        out = Conv2dOp.apply(_batched(input), weight, bias, geometry=g, groups=groups)
+    geo = validation.conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
+    with validation.memory_for("conv2d", f"an output of {geo.oh} x {geo.ow}"):
+        out = Conv2dOp.apply(_batched(input), weight, bias, geometry=geo, groups=groups)
     return _unbatched_like(input, out)
 
 
@@ -185,8 +250,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride or dilation) adds rows/columns at the bottom/right to choose among the output sizes that
     a stride-s conv2d maps to the same input size.
     """
-    g, c_out = validation.conv_transpose2d_geometry(input, weight, bias, stride, padding, output_padding, groups,
-                                                    dilation)
-    with validation.memory_for("conv_transpose2d", f"an output of {g.h} x {g.w}"):
-        out = ConvTranspose2dOp.apply(_batched(input), weight, bias, geometry=g, groups=groups, out_channels=c_out)
+    geo, c_out = validation.conv_transpose2d_geometry(input, weight, bias, stride, padding, output_padding,
+                                                      groups, dilation)
+    with validation.memory_for("conv_transpose2d", f"an output of {geo.h} x {geo.w}"):
+        out = ConvTranspose2dOp.apply(_batched(input), weight, bias, geometry=geo, groups=groups, out_channels=c_out)
     return _unbatched_like(input, out)

@@ -6,18 +6,21 @@ pooling, VGG's 2x2 stride-2 max pooling between its stages, ResNet's 3x3 stride-
 conv1, GoogLeNet's 3x3 stride-1 max pooling branch of the Inception module.
 
 On the CPU the window is walked one kernel offset (kh x kw) at a time over strided slices of the
-padded input. On the GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``,
-``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
+input, chunks of the batch at a time in the thread pool (``minidl.parallel``); the max-pooling backward
+gathers per stride-phase instead of scattering per output (see ``MaxPool2d``). On the GPU each op is a
+hand-written kernel (``kernels/max_pool2d.cu``, ``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
 backward, which gathers the gradients of the windows covering it, so no atomics are needed and
 results are the same run to run.
 """
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
+from ..parallel import run_chunks
 from . import validation as check
-from .pooling_common import ArgmaxPool, as_batched, check_input, max_over_taps, window_geometry
+from .im2col import batch_chunks, scratch, zeroed_scratch
+from .pooling_common import ArgmaxPool, as_batched, check_input, tap_dtype, window_geometry
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
@@ -32,7 +35,10 @@ def _pad_widths(in_size, kernel, stride, padding, dilation, out):
 
 
 def _padded(x4, kernel, stride, padding, dilation, out, fill):
+    """x4 padded with ``fill`` as the windows need (x4 itself, not a copy, when they need none)."""
     widths = _pad_widths(x4.shape[2:], kernel, stride, padding, dilation, out)
+    if not any(before or after for before, after in widths):
+        return x4
     return np.pad(x4, ((0, 0), (0, 0), *widths), constant_values=fill)
 
 
@@ -58,36 +64,151 @@ def _geometry_args(in_size, out, kernel, stride, padding, dilation=None):
     return tuple(np.int32(v) for v in values)
 
 
-def _max_pool_cpu(x4, out, kernel, stride, padding, dilation):
-    """(maximum, argmax) of every window, walking the window one kernel offset at a time over
-    strided slices of the input padded with -inf."""
-    H, W = x4.shape[2:]
-    padded = _padded(x4, kernel, stride, padding, dilation, out, -np.inf)
-    rows = np.arange(out[0]) * stride[0] - padding[0]
-    cols = np.arange(out[1]) * stride[1] - padding[1]
-
-    taps = [
+def _tap_views(padded, kernel, stride, dilation, out):
+    """The (N, C, OH, OW) strided view of ``padded`` read by each kernel offset, in row-major order."""
+    return [
         padded[:, :, _window_slice(i * dilation[0], stride[0], out[0]),
                _window_slice(j * dilation[1], stride[1], out[1])]
         for i in range(kernel[0]) for j in range(kernel[1])
     ]
 
-    def flat_of(tap):
-        i, j = np.divmod(tap, kernel[1])
-        return (rows[:, None] + i * dilation[0]) * W + cols[None, :] + j * dilation[1]
 
-    first_row = _first_inside(rows, kernel[0], dilation[0], H)
-    first_col = _first_inside(cols, kernel[1], dilation[1], W)
-    first_inside = np.where((first_row[:, None] >= 0) & (first_col[None, :] >= 0),
-                            first_row[:, None] * W + first_col[None, :], -1)
-    return max_over_taps(taps, flat_of, first_inside)
+def _clipped_taps(in_size, out, kernel, stride, padding, dilation):
+    """Each tap that some window reads inside the input, as (t, out_rows, out_cols, in_rows, in_cols):
+    its number t = i * kw + j, the slices of the outputs whose tap t lies inside the input, and the
+    strided slices of the input those taps read. Padding is never materialised."""
+    per_axis = []
+    for n, o, k, s, p, d in zip(in_size, out, kernel, stride, padding, dilation):
+        axis = []
+        for i in range(k):
+            offset = i * d - p
+            lo, hi = max(0, -(offset // s)), min(o, (n - 1 - offset) // s + 1)
+            axis.append((slice(lo, hi), slice(lo * s + offset, (hi - 1) * s + offset + 1, s)) if hi > lo else None)
+        per_axis.append(axis)
+    return [
+        (i * kernel[1] + j, rows[0], cols[0], rows[1], cols[1])
+        for i, rows in enumerate(per_axis[0]) if rows is not None
+        for j, cols in enumerate(per_axis[1]) if cols is not None
+    ]
+
+
+def _phase_taps(phase, n, out, k, s, p, d):
+    """Along one axis, the input positions phase, phase + s, ... (``count`` of them) and the taps that
+    read them: (tap, (u0, u1, shift)) where positions u0 <= u < u1 of the phase take tap ``tap`` of
+    output u + shift."""
+    count = len(range(phase, n, s))
+    taps = []
+    for i in range(k):
+        if (phase + p - i * d) % s:
+            continue
+        shift = (phase + p - i * d) // s
+        u0, u1 = max(0, -shift), min(count, out - shift)
+        if u1 > u0:
+            taps.append((i, (u0, u1, shift)))
+    return count, taps
+
+
+def _first_tap(in_size, out, kernel, stride, padding, dilation):
+    """(OH, OW): the tap number of each window's first element inside the input, -1 if none."""
+    firsts = []
+    for n, o, k, s, p, d in zip(in_size, out, kernel, stride, padding, dilation):
+        starts = np.arange(o) * s - p
+        pos = _first_inside(starts, k, d, n)
+        firsts.append(np.where(pos >= 0, (pos - starts) // d, -1))
+    rows, cols = firsts
+    return np.where((rows[:, None] >= 0) & (cols[None, :] >= 0), rows[:, None] * kernel[1] + cols[None, :], -1)
+
+
+def _chunks(batch, bytes_per_sample):
+    return batch_chunks(batch, int(bytes_per_sample))
 
 
 class MaxPool2d(ArgmaxPool):
+    """Max pooling. On the CPU the forward scans the window's taps, each over the strided slice of the
+    input it reads (clipped to the input: no padded copy), with PyTorch's rule ``val > max || isnan``
+    (``pooling_common.scan_taps`` explains the ufunc form), and keeps the winning tap's number, one byte
+    per output. The backward gathers, as col2im does: each stride-phase of the input gradient sums, tap by
+    tap in order, the gradients of the outputs whose window won there; no scatter, the same sums for any
+    thread count. Both run over batch chunks in the thread pool."""
+
     kernel = "max_pool2d"
 
+    def _window(self):
+        return tuple(self.window[k] for k in ("kernel", "stride", "padding", "dilation"))
+
     def forward_cpu(self, x4):
-        return _max_pool_cpu(x4, self.out, **self.window)
+        N, C, H, W = x4.shape
+        window = self._window()
+        y = np.empty((N, C) + self.out, dtype=x4.dtype)
+        self.which = np.empty(y.shape, dtype=tap_dtype(window[0][0] * window[0][1]))
+        taps = _clipped_taps((H, W), self.out, *window)
+        # a window whose values are all -inf (or all padding: -1) points at its first tap inside the input
+        first = _first_tap((H, W), self.out, *window).astype(self.which.dtype)
+
+        # without a backward to come or indices to return, the maximum alone will do
+        track = self.return_indices or (is_grad_enabled() and any(self.needs_input_grad))
+
+        def work(a, b):
+            best, which = y[a:b], self.which[a:b]
+            best.fill(-np.inf)
+            which[...] = first
+            took_over = np.empty(best.shape, dtype=bool)
+            number = np.empty(best.shape, dtype=which.dtype)
+            for t, out_rows, out_cols, in_rows, in_cols in taps:
+                values, at = x4[a:b, :, in_rows, in_cols], (slice(None), slice(None), out_rows, out_cols)
+                if track:
+                    np.greater(values, best[at], out=took_over[at])
+                np.maximum(best[at], values, out=best[at])
+                if track:
+                    np.multiply(took_over[at], which.dtype.type(t), out=number[at])
+                    np.maximum(which[at], number[at], out=which[at])
+            if np.isnan(best).any():
+                for t, out_rows, out_cols, in_rows, in_cols in taps:
+                    at = (slice(None), slice(None), out_rows, out_cols)
+                    np.isnan(x4[a:b, :, in_rows, in_cols], out=took_over[at])
+                    np.copyto(which[at], t, where=took_over[at])
+
+        run_chunks(work, _chunks(N, 2 * x4[0].nbytes))
+        return y, (self._flat_index(W) if self.return_indices else None)
+
+    def _flat_index(self, W):
+        """PyTorch's indices: the flat position h * W + w of each window's winning tap (-1 if none)."""
+        kernel, stride, padding, dilation = self._window()
+        i, j = np.divmod(self.which.astype(np.int64), kernel[1])
+        rows = (np.arange(self.out[0]) * stride[0] - padding[0])[:, None] + i * dilation[0]
+        cols = (np.arange(self.out[1]) * stride[1] - padding[1])[None, :] + j * dilation[1]
+        return np.where(self.which >= 0, rows * W + cols, -1)
+
+    def backward_cpu(self, g4, in_shape):
+        kernel, stride, padding, dilation = self._window()
+        H, W = in_shape[2:]
+        # input pixels split into stride-phases (h mod s_h, w mod s_w); in a phase, tap i reaches from
+        # output row u + shift, shift = (phase + p - i d) / s where that divides, so each phase gathers
+        # its taps from contiguous output slices into its own buffer and is written once (col2im's gather)
+        rows = [_phase_taps(r, H, self.out[0], kernel[0], stride[0], padding[0], dilation[0])
+                for r in range(stride[0])]
+        cols = [_phase_taps(c, W, self.out[1], kernel[1], stride[1], padding[1], dilation[1])
+                for c in range(stride[1])]
+        gx = np.empty(in_shape, dtype=g4.dtype)
+
+        def work(a, b):
+            g, which = g4[a:b], self.which[a:b]
+            for r, (row_count, row_taps) in enumerate(rows):
+                for c, (col_count, col_taps) in enumerate(cols):
+                    acc = zeroed_scratch("pool phase", (b - a, in_shape[1], row_count, col_count), g.dtype)
+                    won = scratch("pool won", acc.shape, bool)
+                    share = scratch("pool share", acc.shape, g.dtype)
+                    for i, (u0, u1, du) in row_taps:
+                        for j, (v0, v1, dv) in col_taps:
+                            at = (slice(None), slice(None), slice(u0, u1), slice(v0, v1))
+                            src = (slice(None), slice(None), slice(u0 + du, u1 + du), slice(v0 + dv, v1 + dv))
+                            np.equal(which[src], i * kernel[1] + j, out=won[at])
+                            np.multiply(g[src], won[at], out=share[at])
+                            acc[at] += share[at]
+                    gx[a:b, :, r::stride[0], c::stride[1]] = acc
+
+        run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
+        return gx
 
     def kernel_args(self, in_size):
         return _geometry_args(in_size, self.out, **self.window)
@@ -158,13 +279,18 @@ class AvgPool2d(Function):
         if backend.is_gpu_array(x4):
             y = self._launch("avg_pool2d_forward", x4, x4.shape[:2] + out)
         else:
-            padded = _padded(x4, kernel, stride, padding, (1, 1), out, 0)
-            y = np.zeros(x4.shape[:2] + out, dtype=x4.dtype)
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    y += padded[:, :, _window_slice(i, stride[0], out[0]),
-                                _window_slice(j, stride[1], out[1])]
-            y /= self._divisor(x4.shape[2:]).astype(x4.dtype)
+            y = np.empty(x4.shape[:2] + out, dtype=x4.dtype)
+            divisor = self._divisor(x4.shape[2:]).astype(x4.dtype)
+
+            def work(a, b):
+                padded = _padded(x4[a:b], kernel, stride, padding, (1, 1), out, 0)
+                taps = _tap_views(padded, kernel, stride, (1, 1), out)
+                y[a:b] = taps[0]
+                for tap in taps[1:]:
+                    y[a:b] += tap
+                y[a:b] /= divisor
+
+            run_chunks(work, _chunks(x4.shape[0], 2 * x4[0].nbytes))
         return y[0] if self.unbatched else y
 
     def _divisor(self, in_size):
@@ -191,16 +317,20 @@ class AvgPool2d(Function):
             gx = self._launch("avg_pool2d_backward", g4, in_shape)
         else:
             out, kernel, stride, padding = self.geometry
-            scaled = g4 / self._divisor(in_shape[2:]).astype(g4.dtype)
+            divisor = self._divisor(in_shape[2:]).astype(g4.dtype)
             widths = _pad_widths(in_shape[2:], kernel, stride, padding, (1, 1), out)
             padded_size = tuple(n + before + after for n, (before, after) in zip(in_shape[2:], widths))
-            gpad = np.zeros(in_shape[:2] + padded_size, dtype=g4.dtype)
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    gpad[:, :, _window_slice(i, stride[0], out[0]),
-                         _window_slice(j, stride[1], out[1])] += scaled
             H, W = in_shape[2:]
-            gx = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+            gx = np.empty(in_shape, dtype=g4.dtype)
+
+            def work(a, b):
+                scaled = g4[a:b] / divisor
+                gpad = np.zeros((b - a, in_shape[1]) + padded_size, dtype=g4.dtype)
+                for view in _tap_views(gpad, kernel, stride, (1, 1), out):
+                    view += scaled
+                gx[a:b] = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+
+            run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
         return gx.reshape(self.x_shape)
 
 

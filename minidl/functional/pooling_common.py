@@ -84,29 +84,49 @@ def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return kernel, stride, padding, dilation, out
 
 
+def scan_taps(taps, best, which):
+    """The running maximum of a window's taps into ``best`` and the number of the tap that holds it
+    into ``which`` (both (N, C, OH, OW), written in place), with PyTorch's CPU scan rule
+    ``val > maxval || isnan(val)``: among tied maxima the first tap wins, and in a window holding a
+    NaN the last NaN wins.
+
+    Tap t takes over where it is strictly greater than the maximum so far, so the winner is the last
+    tap that took over: which = max_t (t * took_over_t). Every step is then a plain vectorised ufunc
+    (compare, maximum, multiply, maximum), no masked copies. ``maximum`` lets a NaN into ``best``;
+    only then (rare) a second scan puts each NaN window on its last NaN.
+    """
+    best[...] = taps[0]
+    which[...] = 0
+    took_over = np.empty(best.shape, dtype=bool)
+    number = np.empty(best.shape, dtype=which.dtype)
+    for t in range(1, len(taps)):
+        np.greater(taps[t], best, out=took_over)
+        np.maximum(best, taps[t], out=best)
+        np.multiply(took_over, which.dtype.type(t), out=number)
+        np.maximum(which, number, out=which)
+    if np.isnan(best).any():
+        for t, values in enumerate(taps):
+            np.isnan(values, out=took_over)
+            np.copyto(which, t, where=took_over)
+
+
+def tap_dtype(count):
+    """The smallest signed integer type that numbers ``count`` taps and -1 (no tap)."""
+    return np.int8 if count < 128 else np.int32
+
+
 def max_over_taps(taps, flat_of, first_inside):
     """Maximum over the taps of a window, and the flat input index where it was found.
 
     ``taps`` lists the values at each window offset for every output (N, C, OH, OW), -inf where the
     offset falls outside the input, in increasing flat-index order; ``flat_of(t)`` maps tap numbers
     to flat input indices; ``first_inside`` (OH, OW) is each window's first element inside the
-    input (-1 if none).
-
-    The maximum is a running ``maximum`` (which propagates NaN). Its tap is then found by equality,
-    scanning the taps backwards so that the first equal one wins, as PyTorch's ``>`` scan keeps the
-    first of tied maxima; in a window holding a NaN, the last NaN wins, again as PyTorch. Where the
-    maximum is -inf, PyTorch points at the window's first element inside the input, not at padding.
+    input (-1 if none). Ties and NaN as ``scan_taps``; where the maximum is -inf, PyTorch points at
+    the window's first element inside the input, not at padding.
     """
-    best = taps[0].copy()
-    for values in taps[1:]:
-        np.maximum(best, values, out=best)
-    which = np.zeros(best.shape, dtype=np.min_scalar_type(len(taps)))
-    for t in range(len(taps) - 1, -1, -1):
-        np.copyto(which, t, where=taps[t] == best)
-    nan = np.isnan(best)
-    if nan.any():
-        for t, values in enumerate(taps):
-            np.copyto(which, t, where=np.isnan(values))
+    best = np.empty(taps[0].shape, dtype=taps[0].dtype)
+    which = np.empty(best.shape, dtype=tap_dtype(len(taps)))
+    scan_taps(taps, best, which)
     index = flat_of(which.astype(np.int64))
     stuck = best == -np.inf
     if stuck.any():
@@ -141,7 +161,8 @@ class ArgmaxPool(Function):
 
     A subclass names its kernel file (``kernels/<kernel>.cu`` with ``<kernel>_forward`` and
     ``<kernel>_backward``) and defines ``forward_cpu(x4) -> (y, index)`` and ``kernel_args(in_size)``,
-    the int32 arguments both kernels take after their arrays and element count.
+    the int32 arguments both kernels take after their arrays and element count. It may replace
+    ``backward_cpu`` (then ``index`` need only be returned when ``self.return_indices``).
     """
 
     kernel = None
@@ -149,11 +170,12 @@ class ArgmaxPool(Function):
     def forward(self, x, out, return_indices, **window):
         x4, self.unbatched = as_batched(x)
         self.x_shape, self.out, self.window = x.shape, out, window
+        self.return_indices = return_indices
         y, self.index = self._forward_gpu(x4) if backend.is_gpu_array(x4) else self.forward_cpu(x4)
+        if not return_indices:
+            return y[0] if self.unbatched else y
         index = self.index
-        if self.unbatched:
-            y, index = y[0], index[0]
-        return (y, index) if return_indices else y
+        return (y[0], index[0]) if self.unbatched else (y, index)
 
     def _forward_gpu(self, x4):
         xp = backend.get_array_module(x4)
@@ -175,5 +197,8 @@ class ArgmaxPool(Function):
             backend.launch(kernel_fn, gx.size, (
                 xp.ascontiguousarray(g4), self.index, gx, np.int64(gx.size), *self.kernel_args(in_shape[2:])))
         else:
-            gx = scatter_argmax(g4, self.index, in_shape)
+            gx = self.backward_cpu(g4, in_shape)
         return gx.reshape(self.x_shape)
+
+    def backward_cpu(self, g4, in_shape):
+        return scatter_argmax(g4, self.index, in_shape)

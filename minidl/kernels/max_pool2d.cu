@@ -5,8 +5,8 @@
 // the outputs whose argmax it is: no two threads write the same element and the summation order is
 // fixed, so no atomics are needed and results repeat bit for bit.
 //
-// CPU twins: `minidl/functional/pooling.py::_max_pool_cpu` (forward) and
-// `minidl/functional/pooling_common.py::scatter_argmax` (backward).
+// CPU twins: `minidl/functional/pooling.py::MaxPool2d.forward_cpu` and
+// `minidl/functional/pooling.py::MaxPool2d.backward_cpu`.
 
 __device__ inline acc_t negative_infinity()
 {

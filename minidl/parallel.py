@@ -1,0 +1,100 @@
+"""A small thread pool that runs an op's work over chunks of the batch on every core.
+
+Promise: ``run_chunks(work, chunks)`` returns ``[work(a, b) for a, b in chunks]``, in that order, and the
+arrays it leads to are bitwise the same whatever ``minidl.set_num_threads`` says (tested in
+``tests/test_parallel.py``). It holds because
+
+- the chunks are chosen by the caller from the work's shape alone, never from the thread count
+  (``im2col.batch_chunks``), so every thread count computes the same pieces;
+- each chunk writes its own rows of the result, or returns a partial sum that the caller adds up in
+  chunk order after all have finished, so no sum depends on which thread finished first;
+- inside the pool every matrix product runs with one OpenBLAS thread, the same setting as a one-thread
+  run (OpenBLAS's products also agree bitwise between thread counts for the shapes tested: it splits
+  the output, not the inner sum, among its threads).
+
+How: with ``n = get_num_threads() > 1`` and more than one chunk, ``n`` worker threads take the chunks;
+NumPy releases the interpreter lock inside copies, ufuncs and matrix products, so the workers really
+run at once. OpenBLAS is set to one thread for the duration and restored afterwards.
+
+Why this way: a convolution is a column copy (im2col or a Winograd transform) followed by a GEMM, and
+only the GEMM is threaded by OpenBLAS; the copies ran on one core, which cost about half of a ResNet
+step on two cores. Chunks that each do their own copies and their own GEMM keep every core busy for
+the whole op, and a chunk's columns are small enough to still be in cache when its GEMM reads them.
+A call made from inside a worker (or while another thread holds the pool) runs its chunks serially.
+"""
+import concurrent.futures
+import contextlib
+import threading
+
+from . import backend
+
+
+_pool = None
+_pool_size = 0
+_busy = threading.Lock()
+_local = threading.local()
+
+
+def _executor(threads):
+    global _pool, _pool_size
+    if _pool is None or _pool_size != threads:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minidl",
+                                                      initializer=_mark_worker)
+        _pool_size = threads
+    return _pool
+
+
+def _mark_worker():
+    _local.worker = True
+
+
+def run_chunks(work, chunks):
+    """``[work(a, b) for a, b in chunks]``, the chunks spread over ``get_num_threads()`` threads."""
+    alone = min(backend.get_num_threads(), len(chunks)) <= 1 or getattr(_local, "worker", False)
+    if alone or not _busy.acquire(blocking=False):
+        return _serial(work, chunks)
+    try:
+        blas = backend.get_num_threads()
+        backend.set_blas_threads(1)
+        try:
+            pool = _executor(backend.get_num_threads())
+            futures = [pool.submit(work, a, b) for a, b in chunks]
+            return [f.result() for f in futures]
+        finally:
+            backend.set_blas_threads(blas)
+    finally:
+        _busy.release()
+
+
+def _serial(work, chunks):
+    if len(chunks) <= 1:
+        return [work(a, b) for a, b in chunks]
+    # several chunks on one thread: still one BLAS thread per product, as in the pool (same bits)
+    blas = backend.get_num_threads()
+    if getattr(_local, "worker", False) or blas == 1:
+        return [work(a, b) for a, b in chunks]
+    backend.set_blas_threads(1)
+    try:
+        return [work(a, b) for a, b in chunks]
+    finally:
+        backend.set_blas_threads(blas)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the small matrix products an op makes between its pooled sections (a Winograd weight
+    transform) on one OpenBLAS thread. An OpenBLAS worker that such a product wakes keeps spinning for
+    a while afterwards and takes a core from the pool's threads (measured on 2 cores: a Winograd
+    convolution used twice the CPU time at two threads until its weight transforms ran this way)."""
+    blas = backend.get_num_threads()
+    if blas == 1 or getattr(_local, "worker", False):
+        yield
+        return
+    backend.set_blas_threads(1)
+    try:
+        yield
+    finally:
+        backend.set_blas_threads(blas)
+

@@ -1,0 +1,148 @@
+"""The thread pool: results in chunk order, bitwise the same for any thread count, BLAS restored."""
+import threading
+
+import numpy as np
+import pytest
+
+import minidl
+import minidl.functional as F
+from minidl import backend, parallel
+from minidl.functional import im2col as im2col_module
+
+
+@pytest.fixture
+def threads():
+    """Set minidl's thread count for one test; restore it (and the conv algorithm) after."""
+    old, algorithm = minidl.get_num_threads(), minidl.get_conv_algorithm()
+    yield minidl.set_num_threads
+    minidl.set_num_threads(old)
+    minidl.set_conv_algorithm(algorithm)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    # chunks of one sample or two, so the pool has several to share even for a small batch
+    monkeypatch.setattr(im2col_module, "CHUNK_BYTES", 64 * 2**10)
+
+
+def test_results_come_back_in_chunk_order(threads):
+    threads(2)
+    names = []
+    out = parallel.run_chunks(lambda a, b: (a, b, names.append(threading.current_thread().name)),
+                              [(k, k + 1) for k in range(8)])
+    assert [(a, b) for a, b, _ in out] == [(k, k + 1) for k in range(8)]
+    assert any(name.startswith("minidl") for name in names)
+
+
+def test_blas_threads_restored_and_one_inside(threads):
+    threads(2)
+    if not backend.set_blas_threads(2):
+        pytest.skip("no OpenBLAS found: its thread count cannot be read")
+    blas_get = backend._openblas()[1]
+    inside = parallel.run_chunks(lambda a, b: blas_get(), [(0, 1), (1, 2)])
+    assert inside == [1, 1] and blas_get() == 2
+
+
+def test_nested_call_runs_serially(threads):
+    threads(2)
+    out = parallel.run_chunks(lambda a, b: parallel.run_chunks(lambda c, d: c * d, [(a, b), (b, a)]),
+                              [(1, 2), (3, 4)])
+    assert out == [[2, 2], [12, 12]]
+
+
+def _conv_step(op, algorithm, seed=0):
+    minidl.set_conv_algorithm(algorithm)
+    rng = np.random.default_rng(seed)
+    x = minidl.Tensor(rng.standard_normal((6, 16, 10, 10)).astype(np.float32), requires_grad=True)
+    if op == "conv2d":
+        w = minidl.Tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
+        out = F.conv2d(x, w, padding=1)
+    else:
+        w = minidl.Tensor(rng.standard_normal((16, 8, 4, 4)).astype(np.float32), requires_grad=True)
+        out = F.conv_transpose2d(x, w, stride=2, padding=1)
+    out.backward(minidl.Tensor(rng.standard_normal(out.shape).astype(np.float32)))
+    return out.numpy(), x.grad.numpy(), w.grad.numpy()
+
+
+@pytest.mark.parametrize("op,algorithm", [("conv2d", "im2col"), ("conv2d", "winograd2"),
+                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col")])
+def test_bitwise_independent_of_thread_count(op, algorithm, threads, small_chunks):
+    threads(1)
+    one = _conv_step(op, algorithm)
+    threads(2)
+    two = _conv_step(op, algorithm)
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b)
+
+
+def test_pooling_bitwise_independent_of_thread_count(threads, small_chunks):
+    rng = np.random.default_rng(3)
+    x_data = rng.standard_normal((6, 8, 12, 12)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        x = minidl.Tensor(x_data, requires_grad=True)
+        F.max_pool2d(x, 3, 2, 1).sum().backward()
+        y = minidl.Tensor(x_data, requires_grad=True)
+        F.avg_pool2d(y, 3, 2, 1).sum().backward()
+        results.append((x.grad.numpy(), y.grad.numpy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+def test_set_num_threads_is_what_get_returns(threads):
+    threads(3)
+    assert minidl.get_num_threads() == 3
+    with pytest.raises(ValueError, match="set_num_threads.*0"):
+        minidl.set_num_threads(0)
+
+
+def test_batch_norm_bitwise_independent_of_thread_count(threads, small_chunks):
+    rng = np.random.default_rng(4)
+    x_data = (rng.standard_normal((6, 8, 12, 12)) * 3 + 5).astype(np.float32)
+    g_data = rng.standard_normal(x_data.shape).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        x = minidl.Tensor(x_data, requires_grad=True)
+        w = minidl.Tensor(np.linspace(0.5, 1.5, 8, dtype=np.float32), requires_grad=True)
+        out = F.batch_norm(x, None, None, w, None, training=True)
+        out.backward(minidl.Tensor(g_data))
+        results.append((out.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", ["1", "2"])
+def test_minidl_num_threads_sets_the_pool_and_blas(value):
+    import os
+    import subprocess
+    import sys
+
+    code = "import minidl; print(minidl.get_num_threads(), minidl.backend._openblas() is not None)"
+    env = dict(os.environ, MINIDL_NUM_THREADS=value)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    threads, has_blas = done.stdout.split()
+    assert threads == value
+    if has_blas == "True":
+        code = "import minidl; print(minidl.backend._openblas()[1]())"
+        blas = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert blas.stdout.strip() == value
+
+
+def test_one_blas_thread_inside_and_restored(threads):
+    threads(2)
+    if not backend.set_blas_threads(2):
+        pytest.skip("no OpenBLAS found: its thread count cannot be read")
+    blas_get = backend._openblas()[1]
+    with parallel.one_blas_thread():
+        assert blas_get() == 1
+    assert blas_get() == 2
+
+
+def test_a_batch_that_fits_one_chunk_still_makes_two():
+    assert im2col_module.batch_chunks(32, 1000) == [(0, 16), (16, 32)]
+    assert im2col_module.batch_chunks(1, 1000) == [(0, 1)]
+    assert im2col_module.batch_chunks(32, 1000, cpu=False) == [(0, 32)]  # the GPU: the budget alone
