@@ -5,12 +5,14 @@
     nets.task_of("fcn8s")   # 'segment' (per-pixel classes); 'classify' for the others
 
 Each network module (``alexnet``, ``vgg``, ``googlenet``, ``resnet``, and ``fcn`` where present) holds a
-``MODELS`` dict from name to builder; the registry is their union. Builders take ``num_classes`` and
-their own options (``width``, ``batch_norm``, ``small_input``, ``torchvision_compat``, ...).
+``MODELS`` dict from name to factory; the registry is their union. Every factory is a plain function of
+that name (``def vgg16(**kwargs)`` in ``nets/vgg.py``) taking keyword arguments only: ``num_classes``,
+its own options (``width``, ``small_input``, ``torchvision_compat``, ...) and ``weights``, a safetensors
+file of its state dict to load (nothing is downloaded).
 
-As in torchvision, ``nets.alexnet`` and ``nets.googlenet`` are the builder functions; their modules are
-reached with ``from nets.alexnet import ...``. ``nets.vgg`` and ``nets.resnet`` stay the modules (with
-``vgg(config)`` and ``resnet(depth)`` inside).
+As in torchvision, ``nets.alexnet`` and ``nets.googlenet`` are the factory functions; their modules are
+reached with ``from nets.alexnet import ...``. ``nets.vgg``, ``nets.resnet`` and ``nets.fcn`` stay the
+modules (with ``vgg(config)``, ``resnet(depth)`` and ``fcn(stride)`` inside).
 """
 import importlib
 import importlib.util
@@ -18,8 +20,8 @@ import inspect
 
 from .alexnet import AlexNet, alexnet, alexnet_paper  # noqa: F401
 from .common import InputSpec, count_parameters, scale_channels  # noqa: F401
-from .convolutionalize import convolutionalize  # noqa: F401
-from .fcn import FCN, fcn8s, fcn16s, fcn32s, init_from_classifier, init_from_coarser  # noqa: F401
+from .convolutionalize import convolutionalize, init_from_classifier  # noqa: F401
+from .fcn import FCN, fcn8s, fcn16s, fcn32s, init_from_coarser  # noqa: F401
 from .googlenet import GoogLeNet, GoogLeNetLoss, GoogLeNetOutputs, googlenet, googlenet_loss  # noqa: F401
 from .resnet import (  # noqa: F401
     BasicBlock, Bottleneck, ResNet, plain18, plain34, plain50, plain101, plain152, resnet18, resnet34,
@@ -61,7 +63,7 @@ def available():
 
 
 def get_builder(name):
-    """The builder function registered under ``name``."""
+    """The factory function registered under ``name``."""
     registry = _registry()
     if name not in registry:
         raise ValueError(f"unknown network {name!r}; available: {', '.join(sorted(registry))}")

@@ -27,7 +27,7 @@ which is the identity at 224x224 and lets other sizes through (63x63 is the smal
 """
 from minidl import nn
 
-from .common import InputSpec, scale_channels, smallest_input
+from .common import InputSpec, load_weights, scale_channels, smallest_input
 
 # One row per convolution: (out channels, kernel, stride, padding, LRN after the ReLU, max-pool after).
 TORCHVISION_LAYERS = (
@@ -102,17 +102,19 @@ def _paper_init(model):
         nn.init.constant_(layer.bias, 1.0 if id(layer) in ones else 0.0)
 
 
-def alexnet(num_classes=1000, dropout=0.5, width=1.0, in_channels=3):
-    """torchvision's AlexNet (the lecture's code)."""
-    return AlexNet(TORCHVISION_LAYERS, num_classes, dropout, width, in_channels, name="alexnet")
+def alexnet(*, num_classes=1000, dropout=0.5, width=1.0, in_channels=3, weights=None):
+    """torchvision's AlexNet (the lecture's code); ``weights`` a safetensors file of its state dict."""
+    model = AlexNet(TORCHVISION_LAYERS, num_classes, dropout, width, in_channels, name="alexnet")
+    return load_weights(model, weights, "alexnet")
 
 
-def alexnet_paper(num_classes=1000, dropout=0.5, width=1.0, in_channels=3, paper_init=False):
+def alexnet_paper(*, num_classes=1000, dropout=0.5, width=1.0, in_channels=3, paper_init=False,
+                  weights=None):
     """The AlexNet paper's network on one tower, with LRN; ``paper_init=True`` for the paper's init."""
     model = AlexNet(PAPER_LAYERS, num_classes, dropout, width, in_channels, name="alexnet_paper")
     if paper_init:
         _paper_init(model)
-    return model
+    return load_weights(model, weights, "alexnet_paper")
 
 
 MODELS = {"alexnet": alexnet, "alexnet_paper": alexnet_paper}

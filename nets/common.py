@@ -1,4 +1,5 @@
-"""Pieces every network in ``nets/`` shares: channel scaling, and the input check with its minimum size.
+"""Pieces every network in ``nets/`` shares: channel scaling, the input check with its minimum size, and
+loading saved weights (``weights=PATH``).
 
 The minimum input size of a network is found without running it: the spatial size is pushed through
 the convolutions and poolings on its main path with PyTorch's output-size formula
@@ -10,8 +11,16 @@ the convolutions and poolings on its main path with PyTorch's output-size formul
 and the smallest ``n`` for which every output is at least 1 is the answer. Layers that keep the size
 (padded 3x3 convolutions, the Inception branches) and adaptive poolings (which accept any size) can be
 left off the path.
+
+``load_weights`` reads a safetensors file (``minidl.load``; nothing is downloaded) and loads it into the
+freshly built network with ``load_state_dict(strict=True)``: every key must be there with its shape, so
+a file made for another network or other options is refused in one line naming the file and the first
+keys that differ.
 """
+import inspect
 import math
+
+import minidl
 
 LARGEST_SIZE_SEARCHED = 4096
 
@@ -114,3 +123,64 @@ class InputSpec:
     def __repr__(self):
         return (f"InputSpec({self.network!r}, first_layer={self.first_layer!r}, "
                 f"in_channels={self.in_channels}, min_size={self.min_size})")
+
+
+def keywords_of(family, *fixed):
+    """Give a ``def vgg16(**kwargs)`` factory the signature of what it forwards to.
+
+    The factory passes its keywords on to ``family`` (``vgg``, ``resnet``, ``fcn``) and fixes the
+    arguments named in ``fixed``; its signature (``help``, ``inspect.signature``, ``nets.create``'s check
+    of options) lists ``family``'s other keyword-only parameters, so it shows what it accepts.
+    """
+    accepted = [p for name, p in inspect.signature(family).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in fixed]
+
+    def decorate(factory):
+        factory.__signature__ = inspect.Signature(accepted)
+        return factory
+
+    return decorate
+
+
+SHOWN_KEYS = 3
+
+
+def _listed(keys):
+    shown = ", ".join(keys[:SHOWN_KEYS])
+    return shown + (f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else "")
+
+
+def load_weights(model, weights, network):
+    """Load the state dict saved at ``weights`` into ``model`` (strict) and return ``model``.
+
+    ``weights`` is a path to a safetensors file holding a state dict, or a training checkpoint (whose
+    ``model`` entry is used); ``None`` keeps the fresh initialisation. Raises ``ValueError`` (one line,
+    naming ``network``, the path and what does not match) when the file does not fit the network.
+    """
+    if weights is None:
+        return model
+    try:
+        state = minidl.load(weights)
+    except minidl.CheckpointError as e:
+        raise ValueError(f"{network}: weights={weights}: {e}".replace("\n", " ")) from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{network}: weights={weights} holds a {type(state).__name__}, not a state dict")
+    own = model.state_dict()
+    problems = []
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    resized = [f"{key} is {tuple(state[key].shape)} in the file, {tuple(own[key].shape)} in the network"
+               for key in own if key in state and hasattr(state[key], "shape")
+               and tuple(state[key].shape) != tuple(own[key].shape)]
+    if missing:
+        problems.append(f"{len(missing)} key(s) missing from the file ({_listed(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} key(s) the network does not have ({_listed(unexpected)})")
+    if resized:
+        problems.append(f"{len(resized)} shape mismatch(es) ({_listed(resized)})")
+    if problems:
+        raise ValueError(f"{network}: weights={weights} does not fit this network: {'; '.join(problems)}")
+    model.load_state_dict(state, strict=True)
+    return model

@@ -17,6 +17,9 @@ So fc6(A a A^T) = (A^T W A) a: folding it into the kernel gives an S x S convolu
 classifier on the training size. With S = P (VGG at 224, AlexNet at 224) A is the identity.
 
 Dropout layers stay where they were (the identity in eval mode), so ``eval()`` outputs agree.
+
+``init_from_classifier`` does the same surgery into an existing FCN (``nets/fcn.py``): a VGG-16
+classifier's features are copied as they are, fc6 and fc7 reshaped into its 7x7 and 1x1 convolutions.
 """
 import copy
 
@@ -25,6 +28,7 @@ import numpy as np
 from minidl import backend, no_grad, nn
 
 from .common import propagate, spatial_op
+from .vgg import POOLED_SIZE
 
 
 class ConvolutionalizedNet(nn.Module):
@@ -84,13 +88,26 @@ def fc6_kernel(weight, channels, pooled, feature):
     return np.einsum("ocpq,pi,qj->ocij", kernel, a_h, a_w)
 
 
+def assign(dst, values):
+    """Write ``values`` (NumPy or CuPy, any float dtype) into the parameter ``dst`` in place."""
+    with no_grad():
+        dst.data[...] = backend.to_device(values, dst.device).astype(dst.dtype, copy=False)
+
+
+def copy_parameter(dst, src, what, reshape=False):
+    """Copy parameter ``src`` into ``dst``: same shape, or (``reshape``) the same number of values."""
+    fits = src.numel() == dst.numel() if reshape else tuple(dst.shape) == tuple(src.shape)
+    if not fits:
+        raise ValueError(f"{what}: shape {tuple(src.shape)} does not fit {tuple(dst.shape)}")
+    assign(dst, backend.to_device(src.data, dst.device).reshape(dst.shape))
+
+
 def _as_conv(linear, kernel_values, kernel_size, in_channels):
     conv = nn.Conv2d(in_channels, linear.out_features, kernel_size=kernel_size, bias=linear.bias is not None)
     conv.to(linear.weight.device)
-    with no_grad():
-        conv.weight.data[...] = backend.to_device(kernel_values, conv.weight.device).astype(conv.weight.dtype)
-        if linear.bias is not None:
-            conv.bias.data[...] = linear.bias.data
+    assign(conv.weight, kernel_values)
+    if linear.bias is not None:
+        assign(conv.bias, linear.bias.data)
     return conv
 
 
@@ -140,3 +157,54 @@ def convolutionalize(model, input_size=(224, 224)):
     net = ConvolutionalizedNet(copy.deepcopy(model.features), nn.Sequential(*layers), feature, name)
     net.train(model.training)
     return net
+
+
+def init_from_classifier(fcn, classifier, input_size=(224, 224)):
+    """Start ``fcn`` from a VGG-16 classifier: copy ``features`` and fc6/fc7, reshaped to convolutions.
+
+    ``classifier`` is a ``nets.vgg`` VGG-16: its Linear fc6 weight (hidden, C*7*7) becomes the 7x7
+    convolution (hidden, C, 7, 7), fc7 (hidden, hidden) the 1x1 one. ``input_size`` is the size it
+    was trained on: at 224x224 pool5 is 7x7 and the reshape is exact; a classifier trained on smaller
+    images (32x32: pool5 1x1, which the adaptive pooling spread over 7x7) has the pooling folded into
+    its fc6 (``fc6_kernel``), and the folded S x S kernel sits at the centre of
+    the 7x7 one, so each fc6 position computes the classifier's fc6 on the pool5 cells it was trained
+    on. The last classifier layer is not copied: the FCN paper discards it and scores with a fresh,
+    zero score_fr. Returns ``fcn``.
+    """
+    if not hasattr(fcn, "fc_indices"):
+        raise TypeError(f"init_from_classifier: expected an FCN first, got {type(fcn).__name__}")
+    head = getattr(classifier, "classifier", None)
+    features = getattr(classifier, "features", None)
+    if head is None or features is None or len(head) < 4 or not isinstance(head[0], nn.Linear):
+        raise TypeError(
+            f"init_from_classifier: expected a VGG-16 with 'features' and a Linear 'classifier' (fc6 at "
+            f"index 0, fc7 at 3), got {type(classifier).__name__}")
+    theirs = features.state_dict()
+    # parameters and, with batch norm, the running statistics (buffers) of the backbone
+    ours = dict(fcn.features.state_dict(keep_vars=True))
+    if set(theirs) != set(ours):
+        layout = "vgg16_bn's (configuration D with batch norm)" if fcn.batch_norm else \
+            "VGG-16's (configuration D)"
+        raise ValueError(
+            f"init_from_classifier: the classifier's features are not {layout} layout; "
+            f"expected keys {sorted(ours)[:4]}..., got {sorted(theirs)[:4]}...")
+    for name, param in ours.items():
+        copy_parameter(param, theirs[name], f"init_from_classifier: features.{name} (different width?)")
+    fc6, fc7 = (fcn.classifier[i] for i in fcn.fc_indices)
+    for dst, src, name in ((fc6, head[0], "classifier.0"), (fc7, head[3], "classifier.3")):
+        copy_parameter(dst.weight, src.weight, f"init_from_classifier: {name}.weight (different width?)",
+                       reshape=True)
+        copy_parameter(dst.bias, src.bias, f"init_from_classifier: {name}.bias (different width?)")
+    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
+    pool5 = feature_size(features, size)
+    if pool5 != (POOLED_SIZE, POOLED_SIZE):
+        if max(pool5) > POOLED_SIZE:
+            raise ValueError(f"init_from_classifier: input_size {size} gives a {pool5} pool5 map; at most "
+                             f"{POOLED_SIZE}x{POOLED_SIZE} fits fc6")
+        channels = fc6.weight.shape[1]
+        folded = fc6_kernel(head[0].weight.data, channels, (POOLED_SIZE, POOLED_SIZE), pool5)
+        kernel = np.zeros(tuple(fc6.weight.shape))
+        top, left = (POOLED_SIZE - pool5[0]) // 2, (POOLED_SIZE - pool5[1]) // 2
+        kernel[:, :, top:top + pool5[0], left:left + pool5[1]] = folded
+        assign(fc6.weight, kernel)
+    return fcn

@@ -27,28 +27,36 @@ starting at zero leaves the coarser net's output unchanged, which is what the st
 Module names follow the reference prototxt: ``features`` (VGG-16's conv stages, same indices and keys
 as ``vgg16().features``), ``classifier`` (fc6 at index 0, fc7 at index 3, as in VGG's classifier),
 ``score_fr``, ``score_pool4``, ``score_pool3``, ``upscore``, ``upscore2``, ``upscore_pool4``,
-``upscore16``, ``upscore8``.
-"""
-import numpy as np
+``upscore16``, ``upscore8``; ``forward`` names its intermediate maps as the prototxt does
+(``score_pool4c`` for the cropped scores, ``fuse_pool4`` for the sum, ...).
 
-from minidl import backend, no_grad
+Weight surgery lives with ``convolutionalize`` (``nets.convolutionalize.init_from_classifier``) and the
+output-stride yardstick with the other metrics (``minidl.training.metrics.oracle_scores``); both stay
+importable from here.
+"""
 from minidl import functional as F
 from minidl import nn
+from minidl.training.metrics import oracle_scores  # noqa: F401  (importable from here too)
 
-from .common import InputSpec, scale_channels
-from .vgg import FC_WIDTH, POOLED_SIZE, make_layers
+from .common import InputSpec, keywords_of, load_weights, scale_channels
+from .convolutionalize import copy_parameter, init_from_classifier  # noqa: F401
+from .vgg import FC_WIDTH, POOLED_SIZE, init_vgg_layers, make_layers
 
 PADDING = 100
 AT_ONCE_SCALES = {"pool4": 0.01, "pool3": 0.0001}
 
-# Per variant: the upsampling layers in order as (name, kernel, stride), and the crop offsets of
-# score_pool4, score_pool3 and the final output. The offsets are those of the reference models.
-VARIANTS = {
-    32: {"upsample": (("upscore", 64, 32),), "crops": {"out": 19}},
-    16: {"upsample": (("upscore2", 4, 2), ("upscore16", 32, 16)), "crops": {"pool4": 5, "out": 27}},
-    8: {"upsample": (("upscore2", 4, 2), ("upscore_pool4", 4, 2), ("upscore8", 16, 8)),
-        "crops": {"pool4": 5, "pool3": 9, "out": 31}},
+# Per variant: the crop offsets of score_pool4, score_pool3 and the final output, those of the
+# reference models.
+CROPS = {
+    32: {"out": 19},
+    16: {"pool4": 5, "out": 27},
+    8: {"pool4": 5, "pool3": 9, "out": 31},
 }
+
+
+def upsampling(num_classes, kernel, stride):
+    """A transposed convolution of every class map onto itself, without bias (bilinear at the start)."""
+    return nn.ConvTranspose2d(num_classes, num_classes, kernel, stride=stride, bias=False)
 
 
 def fcn_features(width=1.0, in_channels=3, padding=PADDING, batch_norm=False):
@@ -69,7 +77,7 @@ def fcn_features(width=1.0, in_channels=3, padding=PADDING, batch_norm=False):
 
 
 class FCN(nn.Module):
-    """FCN-``stride``s (stride 32, 16 or 8) on VGG-16; output (N, num_classes, H, W) for an (N, C, H, W) input.
+    """FCN-``stride``s (stride 32, 16 or 8) on VGG-16: (N, C, H, W) in, (N, num_classes, H, W) out.
 
     Args:
         stride: 32, 16 or 8 — the stride of the finest layer whose scores are fused.
@@ -92,7 +100,7 @@ class FCN(nn.Module):
     def __init__(self, stride=8, num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3,
                  padding=PADDING, batch_norm=False, head_batch_norm=None, learn_final_upsampling=False):
         super().__init__()
-        if stride not in VARIANTS:
+        if stride not in CROPS:
             raise ValueError(f"FCN: stride must be 32, 16 or 8, got {stride!r}")
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"FCN: num_classes must be a positive int, got {num_classes!r}")
@@ -116,28 +124,30 @@ class FCN(nn.Module):
             self.score_pool4 = nn.Conv2d(self.stage_channels[3], num_classes, kernel_size=1)
         if stride <= 8:
             self.score_pool3 = nn.Conv2d(self.stage_channels[2], num_classes, kernel_size=1)
-        self.upsample_names = []
-        for name, kernel, step in VARIANTS[stride]["upsample"]:
-            setattr(self, name, nn.ConvTranspose2d(num_classes, num_classes, kernel, stride=step, bias=False))
-            self.upsample_names.append(name)
+        # upsampling: 32s at once (x32); 16s by 2 then 16; 8s by 2, 2 and 8
+        if stride == 32:
+            self.upscore = upsampling(num_classes, 64, 32)
+        elif stride == 16:
+            self.upscore2 = upsampling(num_classes, 4, 2)
+            self.upscore16 = upsampling(num_classes, 32, 16)
+        else:
+            self.upscore2 = upsampling(num_classes, 4, 2)
+            self.upscore_pool4 = upsampling(num_classes, 4, 2)
+            self.upscore8 = upsampling(num_classes, 16, 8)
+        self.upsample_names = [name for name, module in self.named_children()
+                               if isinstance(module, nn.ConvTranspose2d)]
         # The paper (section 4.2): the last upsampling stays fixed bilinear interpolation, the
         # intermediate ones (16s, 8s) start bilinear and are learned.
         self.learn_final_upsampling = bool(learn_final_upsampling)
         getattr(self, self.upsample_names[-1]).weight.requires_grad_(self.learn_final_upsampling)
-        self.crops = dict(VARIANTS[stride]["crops"])
+        self.crops = dict(CROPS[stride])
         self.input_spec = InputSpec(f"fcn{stride}s", "features.0 (Conv2d)", in_channels, (1, 1))
         self.reset_parameters()
 
     def reset_parameters(self):
         """VGG's init for the backbone (kaiming-normal convolutions, batch norm 1 and 0), zero score
         layers, bilinear upsampling."""
-        for module in list(self.features) + list(self.classifier):
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.constant_(module.bias, 0.0)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.constant_(module.weight, 1.0)
-                nn.init.constant_(module.bias, 0.0)
+        init_vgg_layers(list(self.features) + list(self.classifier))
         for name in ("score_fr", "score_pool4", "score_pool3"):
             layer = getattr(self, name, None)
             if layer is not None:
@@ -156,11 +166,12 @@ class FCN(nn.Module):
                 kept[wanted[i]] = x
         return x, kept
 
-    def _skip(self, name, pool, like):
-        """1x1 scores of ``pool`` (scaled in the at-once variant), cropped to ``like``'s size at the reference offset."""
+    def _skip(self, score_layer, name, pool, like):
+        """``score_layer``'s 1x1 scores of ``pool`` (the pool3 or pool4 output ``name``, scaled in the
+        at-once variant), cropped to ``like``'s size at the reference offset."""
         if self.at_once:
             pool = pool * AT_ONCE_SCALES[name]
-        score = getattr(self, f"score_{name}")(pool)
+        score = score_layer(pool)
         offset = self.crops[name]
         return F.crop(score, offset, offset, like.shape[2], like.shape[3])
 
@@ -169,14 +180,19 @@ class FCN(nn.Module):
         height, width = x.shape[2], x.shape[3]
         pool5, kept = self._stages(x)
         score = self.score_fr(self.classifier(pool5))
-        upsample = [getattr(self, name) for name in self.upsample_names]
-        if self.stride <= 16:
-            score = upsample[0](score)
-            score = score + self._skip("pool4", kept["pool4"], score)
-        if self.stride <= 8:
-            score = upsample[1](score)
-            score = score + self._skip("pool3", kept["pool3"], score)
-        score = upsample[-1](score)
+        if self.stride == 32:
+            score = self.upscore(score)
+        else:
+            upscore2 = self.upscore2(score)
+            score_pool4c = self._skip(self.score_pool4, "pool4", kept["pool4"], upscore2)
+            fuse_pool4 = upscore2 + score_pool4c
+            if self.stride == 16:
+                score = self.upscore16(fuse_pool4)
+            else:
+                upscore_pool4 = self.upscore_pool4(fuse_pool4)
+                score_pool3c = self._skip(self.score_pool3, "pool3", kept["pool3"], upscore_pool4)
+                fuse_pool3 = upscore_pool4 + score_pool3c
+                score = self.upscore8(fuse_pool3)
         offset = self.crops["out"]
         return F.crop(score, offset, offset, height, width)
 
@@ -189,18 +205,6 @@ class FCN(nn.Module):
         (up to the final upsampling, which is bilinear in both).
         """
         return init_from_coarser(self, other)
-
-
-def _copy(dst, src, what, reshape=False):
-    fits = src.numel() == dst.numel() if reshape else tuple(dst.shape) == tuple(src.shape)
-    if not fits:
-        raise ValueError(f"{what}: shape {tuple(src.shape)} does not fit {tuple(dst.shape)}")
-    _assign(dst, backend.to_device(src.data, dst.device).reshape(dst.shape))
-
-
-def _assign(dst, values):
-    with no_grad():
-        dst.data[...] = backend.to_device(values, dst.device).astype(dst.dtype, copy=False)
 
 
 def init_from_coarser(fine, coarse):
@@ -219,114 +223,38 @@ def init_from_coarser(fine, coarse):
                 f"init_from_coarser: {name} is {tuple(theirs[name].shape)} in fcn{coarse.stride}s but "
                 f"{tuple(ours[name].shape)} in fcn{fine.stride}s (different width or number of classes?)")
     for name in shared:
-        _copy(ours[name], theirs[name], f"init_from_coarser: {name}")
+        copy_parameter(ours[name], theirs[name], f"init_from_coarser: {name}")
     return fine
 
 
-def init_from_classifier(fcn, classifier, input_size=(224, 224)):
-    """Start ``fcn`` from a VGG-16 classifier: copy ``features`` and fc6/fc7, reshaped to convolutions.
-
-    ``classifier`` is a ``nets.vgg`` VGG-16: its Linear fc6 weight (hidden, C*7*7) becomes the 7x7
-    convolution (hidden, C, 7, 7), fc7 (hidden, hidden) the 1x1 one. ``input_size`` is the size it
-    was trained on: at 224x224 pool5 is 7x7 and the reshape is exact; a classifier trained on smaller
-    images (32x32: pool5 1x1, which the adaptive pooling spread over 7x7) has the pooling folded into
-    its fc6 (``nets.convolutionalize.fc6_kernel``), and the folded S x S kernel sits at the centre of
-    the 7x7 one, so each fc6 position computes the classifier's fc6 on the pool5 cells it was trained
-    on. The last classifier layer is not copied: the FCN paper discards it and scores with a fresh,
-    zero score_fr. Returns ``fcn``.
-    """
-    from .convolutionalize import fc6_kernel, feature_size
-
-    if not isinstance(fcn, FCN):
-        raise TypeError(f"init_from_classifier: expected an FCN first, got {type(fcn).__name__}")
-    head = getattr(classifier, "classifier", None)
-    features = getattr(classifier, "features", None)
-    if head is None or features is None or len(head) < 4 or not isinstance(head[0], nn.Linear):
-        raise TypeError(
-            f"init_from_classifier: expected a VGG-16 with 'features' and a Linear 'classifier' (fc6 at "
-            f"index 0, fc7 at 3), got {type(classifier).__name__}")
-    theirs = features.state_dict()
-    # parameters and, with batch norm, the running statistics (buffers) of the backbone
-    ours = dict(fcn.features.state_dict(keep_vars=True))
-    if set(theirs) != set(ours):
-        layout = "vgg16_bn's (configuration D with batch norm)" if fcn.batch_norm else \
-            "VGG-16's (configuration D)"
-        raise ValueError(
-            f"init_from_classifier: the classifier's features are not {layout} layout; "
-            f"expected keys {sorted(ours)[:4]}..., got {sorted(theirs)[:4]}...")
-    for name, param in ours.items():
-        _copy(param, theirs[name], f"init_from_classifier: features.{name} (different width?)")
-    fc6, fc7 = (fcn.classifier[i] for i in fcn.fc_indices)
-    for dst, src, name in ((fc6, head[0], "classifier.0"), (fc7, head[3], "classifier.3")):
-        _copy(dst.weight, src.weight, f"init_from_classifier: {name}.weight (different width?)", reshape=True)
-        _copy(dst.bias, src.bias, f"init_from_classifier: {name}.bias (different width?)")
-    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
-    pool5 = feature_size(features, size)
-    if pool5 != (POOLED_SIZE, POOLED_SIZE):
-        if max(pool5) > POOLED_SIZE:
-            raise ValueError(f"init_from_classifier: input_size {size} gives a {pool5} pool5 map; at most "
-                             f"{POOLED_SIZE}x{POOLED_SIZE} fits fc6")
-        channels = fc6.weight.shape[1]
-        folded = fc6_kernel(head[0].weight.data, channels, (POOLED_SIZE, POOLED_SIZE), pool5)
-        kernel = np.zeros(tuple(fc6.weight.shape))
-        top, left = (POOLED_SIZE - pool5[0]) // 2, (POOLED_SIZE - pool5[1]) // 2
-        kernel[:, :, top:top + pool5[0], left:left + pool5[1]] = folded
-        _assign(fc6.weight, kernel)
-    return fcn
+def fcn(stride, *, num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3, padding=PADDING,
+        batch_norm=False, head_batch_norm=None, learn_final_upsampling=False, weights=None):
+    """FCN-``stride``s (32, 16 or 8) with ``FCN``'s options; ``weights`` a safetensors file of its
+    state dict, loaded after building."""
+    model = FCN(stride, num_classes, width, dropout, at_once, in_channels, padding, batch_norm,
+                head_batch_norm, learn_final_upsampling)
+    return load_weights(model, weights, f"fcn{stride}s")
 
 
-def _builder(stride):
-    def build(num_classes=21, width=1.0, dropout=0.5, at_once=False, in_channels=3, padding=PADDING,
-              batch_norm=False, head_batch_norm=None, learn_final_upsampling=False):
-        return FCN(stride, num_classes, width, dropout, at_once, in_channels, padding, batch_norm,
-                   head_batch_norm, learn_final_upsampling)
+# Each factory takes fcn()'s keywords: num_classes, width, dropout, at_once, in_channels, padding,
+# batch_norm, head_batch_norm, learn_final_upsampling, weights.
 
-    build.__name__ = build.__qualname__ = f"fcn{stride}s"
-    build.__doc__ = f"FCN-{stride}s on VGG-16 (Long et al. 2015), the reference model's layout."
-    return build
+@keywords_of(fcn, "stride")
+def fcn32s(**kwargs):
+    """FCN-32s: the stride-32 scores upsampled at once (Long et al. 2015, the reference layout)."""
+    return fcn(32, **kwargs)
 
 
-fcn32s = _builder(32)
-fcn16s = _builder(16)
-fcn8s = _builder(8)
+@keywords_of(fcn, "stride")
+def fcn16s(**kwargs):
+    """FCN-16s: pool4's scores fused before upsampling by 16."""
+    return fcn(16, **kwargs)
+
+
+@keywords_of(fcn, "stride")
+def fcn8s(**kwargs):
+    """FCN-8s: pool4's and pool3's scores fused before upsampling by 8."""
+    return fcn(8, **kwargs)
+
 
 MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s}
-
-
-def oracle_scores(masks, stride, num_classes, ignore_index=255):
-    """The FCN paper's four scores of an oracle that knows, on a stride-``stride`` grid, the exact share of
-    every class in each ``stride`` x ``stride`` cell, and upsamples those shares bilinearly (as FCN's
-    upscore layers start out) before the per-pixel argmax.
-
-    A yardstick for what the output stride alone allows: a net that scores on a stride-32 grid (FCN-32s)
-    cannot draw an edge finer than its cells, whatever it learns. ``masks`` is (N, H, W) integer labels
-    (``ignore_index`` pixels are left out of the shares and the scores); returns the dict of
-    ``minidl.training.metrics.segmentation_scores``. Learned upsampling can beat bilinear, so this is a
-    guide, not a strict bound.
-    """
-    from minidl import Tensor, backend
-    from minidl.training.metrics import confusion_matrix, segmentation_scores
-
-    # a yardstick computed on the host: masks on the GPU (a Tensor or a CuPy array) are copied back
-    masks = backend.to_numpy(getattr(masks, "data", masks))
-    if masks.ndim != 3:
-        raise ValueError(f"oracle_scores: masks must be (N, H, W), got shape {masks.shape}")
-    if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"oracle_scores: stride must be a positive int, got {stride!r}")
-    n, height, width = masks.shape
-    rows, cols = -(-height // stride), -(-width // stride)
-    padded = np.full((n, rows * stride, cols * stride), ignore_index, dtype=np.int64)
-    padded[:, :height, :width] = masks
-    # one bincount over (cell, label): ignored pixels go to an extra label that is then dropped
-    labels = np.where(padded == ignore_index, num_classes, padded)
-    if labels.min() < 0 or labels.max() > num_classes:
-        raise ValueError(f"oracle_scores: labels must lie in [0, {num_classes}) or be {ignore_index}")
-    cell = (np.arange(n)[:, None, None] * rows + np.arange(rows * stride)[None, :, None] // stride) * cols \
-        + np.arange(cols * stride)[None, None, :] // stride
-    counts = np.bincount((cell * (num_classes + 1) + labels).ravel(), minlength=n * rows * cols * (num_classes + 1))
-    counts = counts.reshape(n, rows, cols, num_classes + 1)[..., :num_classes].transpose(0, 3, 1, 2)
-    shares = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).astype(np.float32)
-    up = F.interpolate(Tensor(shares), size=(rows * stride, cols * stride), mode="bilinear",
-                       align_corners=False).numpy()
-    pred = up.argmax(axis=1)[:, :height, :width]
-    return segmentation_scores(confusion_matrix(pred, masks, num_classes, ignore_index))

@@ -35,7 +35,7 @@ import collections
 from minidl import functional as F
 from minidl import nn
 
-from .common import InputSpec, scale_channels, smallest_input
+from .common import InputSpec, load_weights, scale_channels, smallest_input
 
 # Per module: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj (output channels of each conv).
 INCEPTION_TABLE = {
@@ -137,24 +137,28 @@ class GoogLeNet(nn.Module):
         self.lrn2 = nn.Identity() if compat else nn.LocalResponseNorm(**PAPER_LRN)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
 
-        channels = c(192)
-        for name, row in INCEPTION_TABLE.items():
-            module = Inception(channels, *(c(n) for n in row), batch_norm=compat,
-                               five_kernel=3 if compat else 5)
-            setattr(self, "inception" + name, module)
-            channels = module.out_channels
-            if name == "3b":
-                self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            elif name == "4e":
-                self.maxpool4 = (nn.MaxPool2d(2, stride=2, ceil_mode=True) if compat
-                                 else nn.MaxPool2d(3, stride=2, ceil_mode=True))
+        def inception(name, in_channels):
+            row = (c(n) for n in INCEPTION_TABLE[name])
+            return Inception(in_channels, *row, batch_norm=compat, five_kernel=3 if compat else 5)
+
+        self.inception3a = inception("3a", c(192))
+        self.inception3b = inception("3b", self.inception3a.out_channels)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = inception("4a", self.inception3b.out_channels)
+        self.inception4b = inception("4b", self.inception4a.out_channels)
+        self.inception4c = inception("4c", self.inception4b.out_channels)
+        self.inception4d = inception("4d", self.inception4c.out_channels)
+        self.inception4e = inception("4e", self.inception4d.out_channels)
+        self.maxpool4 = nn.MaxPool2d(2 if compat else 3, stride=2, ceil_mode=True)
+        self.inception5a = inception("5a", self.inception4e.out_channels)
+        self.inception5b = inception("5b", self.inception5a.out_channels)
 
         if aux_logits:
             self.aux1 = InceptionAux(self.inception4a.out_channels, num_classes, compat, aux_dropout, width)
             self.aux2 = InceptionAux(self.inception4d.out_channels, num_classes, compat, aux_dropout, width)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=(0.2 if compat else 0.4) if dropout is None else dropout)
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
 
         path = [self.conv1.conv, self.maxpool1, self.conv2.conv, self.conv3.conv, self.maxpool2,
                 self.maxpool3, self.maxpool4]
@@ -225,11 +229,14 @@ class GoogLeNetLoss(nn.Module):
         return googlenet_loss(outputs, target, self.aux_weight)
 
 
-def googlenet(num_classes=1000, aux_logits=True, torchvision_compat=False, dropout=None,
-              aux_dropout=0.7, width=1.0, in_channels=3, transform_input=False, init_weights=True):
-    """GoogLeNet; ``torchvision_compat=True`` for torchvision's layout and weights."""
-    return GoogLeNet(num_classes, aux_logits, torchvision_compat, dropout, aux_dropout, width,
-                     in_channels, transform_input, init_weights)
+def googlenet(*, num_classes=1000, aux_logits=True, torchvision_compat=False, dropout=None,
+              aux_dropout=0.7, width=1.0, in_channels=3, transform_input=False, init_weights=True,
+              weights=None):
+    """GoogLeNet; ``torchvision_compat=True`` for torchvision's layout and weights, ``weights`` a
+    safetensors file of its state dict to load."""
+    model = GoogLeNet(num_classes, aux_logits, torchvision_compat, dropout, aux_dropout, width,
+                      in_channels, transform_input, init_weights)
+    return load_weights(model, weights, "googlenet")
 
 
 MODELS = {"googlenet": googlenet}

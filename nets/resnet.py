@@ -24,10 +24,13 @@ zero so each block begins as the identity.
 and its max-pool with one 3x3 stride-1 convolution for 32x32 images; ``width`` scales every channel
 count (base width 64) for small-scale training. The stem and stage strides all pad, so every input of
 at least 1x1 passes; adaptive average pooling makes the classifier independent of the size.
+
+The factories ``resnet18`` .. ``plain152`` take ``resnet(depth, ...)``'s keyword arguments, ``weights=PATH``
+among them (a safetensors state dict, loaded strictly).
 """
 from minidl import nn
 
-from .common import InputSpec, scale_channels, smallest_input
+from .common import InputSpec, keywords_of, load_weights, scale_channels, smallest_input
 
 DEPTHS = {
     18: ("basic", (2, 2, 2, 2)),
@@ -59,13 +62,14 @@ class _Block(nn.Module):
         else:
             self.downsample = None
 
-    def identity(self, x):
+    def shortcut(self, x):
+        """x itself, or ``downsample(x)`` where the block changes the stride or the channels."""
         return x if self.downsample is None else self.downsample(x)
 
     def forward(self, x):
         if not self.has_shortcut:
             return self.relu(self.residual(x))
-        return self.relu(self.residual(x) + self.identity(x))
+        return self.relu(self.residual(x) + self.shortcut(x))
 
 
 class BasicBlock(_Block):
@@ -148,20 +152,30 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU()
         self.maxpool = nn.Identity() if small_input else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
+        # conv2_x .. conv5_x of Table 1; every stage but the first halves the size in its first block
+        stage = dict(block=block, width=width, block_options=block_options)
+        self.layer1, channels = self._stage(channels, STAGE_WIDTHS[0], layers[0], stride=1, **stage)
+        self.layer2, channels = self._stage(channels, STAGE_WIDTHS[1], layers[1], stride=2, **stage)
+        self.layer3, channels = self._stage(channels, STAGE_WIDTHS[2], layers[2], stride=2, **stage)
+        self.layer4, channels = self._stage(channels, STAGE_WIDTHS[3], layers[3], stride=2, **stage)
         path = [self.conv1] + ([] if small_input else [self.maxpool])
-        for index, (planes, blocks) in enumerate(zip(STAGE_WIDTHS, layers)):
-            planes = scale_channels(planes, width)
-            stage = []
-            for i in range(blocks):
-                stride = 2 if (index > 0 and i == 0) else 1
-                stage.append(block(channels, planes, stride, **block_options))
-                channels = planes * block.expansion
-                path += stage[-1].path()
-            setattr(self, f"layer{index + 1}", nn.Sequential(*stage))
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            path += [conv for residual_block in layer for conv in residual_block.path()]
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(channels, num_classes)
         self.input_spec = InputSpec(name, "conv1 (Conv2d)", in_channels, smallest_input(path))
         self.reset_parameters(zero_init_residual)
+
+    @staticmethod
+    def _stage(channels, planes, blocks, stride, block, width, block_options):
+        """``blocks`` blocks of ``planes`` (scaled by ``width``) channels, the first with ``stride``;
+        returns the stage and its output channels."""
+        planes = scale_channels(planes, width)
+        stage = []
+        for i in range(blocks):
+            stage.append(block(channels, planes, stride if i == 0 else 1, **block_options))
+            channels = planes * block.expansion
+        return nn.Sequential(*stage), channels
 
     def reset_parameters(self, zero_init_residual=False):
         """torchvision's initialisation; ``zero_init_residual`` makes each block start as the identity."""
@@ -183,41 +197,83 @@ class ResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def resnet(depth, num_classes=1000, zero_init_residual=False, small_input=False, width=1.0,
-           shortcut=True, stride_on_1x1=False, in_channels=3):
-    """ResNet of a depth in ``DEPTHS``; ``shortcut=False`` gives the plain network of that depth."""
+def resnet(depth, *, num_classes=1000, zero_init_residual=False, small_input=False, width=1.0,
+           shortcut=True, stride_on_1x1=False, in_channels=3, weights=None):
+    """ResNet of a depth in ``DEPTHS``; ``shortcut=False`` gives the plain network of that depth.
+
+    ``weights`` is a safetensors file of this network's state dict, loaded after building.
+    """
     if depth not in DEPTHS:
         raise ValueError(f"ResNet: no depth {depth}; Table 1 has {', '.join(map(str, DEPTHS))}")
     block, layers = DEPTHS[depth]
     name = f"{'resnet' if shortcut else 'plain'}{depth}"
-    return ResNet(block, layers, num_classes, zero_init_residual, small_input, width, shortcut,
-                  stride_on_1x1, in_channels, name)
+    model = ResNet(block, layers, num_classes, zero_init_residual, small_input, width, shortcut,
+                   stride_on_1x1, in_channels, name)
+    return load_weights(model, weights, name)
 
 
-def _builder(depth, shortcut):
-    name = f"{'resnet' if shortcut else 'plain'}{depth}"
+# Each factory takes resnet()'s keywords: num_classes, zero_init_residual, small_input, width,
+# stride_on_1x1, in_channels, weights.
 
-    def build(num_classes=1000, zero_init_residual=False, small_input=False, width=1.0,
-              stride_on_1x1=False, in_channels=3):
-        return resnet(depth, num_classes, zero_init_residual, small_input, width, shortcut,
-                      stride_on_1x1, in_channels)
-
-    build.__name__ = build.__qualname__ = name
-    kind = "ResNet" if shortcut else "Plain network (no shortcuts)"
-    build.__doc__ = f"{kind} of depth {depth} ({DEPTHS[depth][0]} blocks {DEPTHS[depth][1]})."
-    return build
+@keywords_of(resnet, "shortcut")
+def resnet18(**kwargs):
+    """ResNet-18: BasicBlocks (2, 2, 2, 2)."""
+    return resnet(18, shortcut=True, **kwargs)
 
 
-resnet18 = _builder(18, True)
-resnet34 = _builder(34, True)
-resnet50 = _builder(50, True)
-resnet101 = _builder(101, True)
-resnet152 = _builder(152, True)
-plain18 = _builder(18, False)
-plain34 = _builder(34, False)
-plain50 = _builder(50, False)
-plain101 = _builder(101, False)
-plain152 = _builder(152, False)
+@keywords_of(resnet, "shortcut")
+def resnet34(**kwargs):
+    """ResNet-34: BasicBlocks (3, 4, 6, 3)."""
+    return resnet(34, shortcut=True, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def resnet50(**kwargs):
+    """ResNet-50: Bottlenecks (3, 4, 6, 3)."""
+    return resnet(50, shortcut=True, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def resnet101(**kwargs):
+    """ResNet-101: Bottlenecks (3, 4, 23, 3)."""
+    return resnet(101, shortcut=True, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def resnet152(**kwargs):
+    """ResNet-152: Bottlenecks (3, 8, 36, 3)."""
+    return resnet(152, shortcut=True, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def plain18(**kwargs):
+    """ResNet-18 without shortcuts (the paper's plain baseline)."""
+    return resnet(18, shortcut=False, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def plain34(**kwargs):
+    """ResNet-34 without shortcuts (the paper's plain baseline)."""
+    return resnet(34, shortcut=False, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def plain50(**kwargs):
+    """ResNet-50 without shortcuts (the paper's plain baseline)."""
+    return resnet(50, shortcut=False, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def plain101(**kwargs):
+    """ResNet-101 without shortcuts (the paper's plain baseline)."""
+    return resnet(101, shortcut=False, **kwargs)
+
+
+@keywords_of(resnet, "shortcut")
+def plain152(**kwargs):
+    """ResNet-152 without shortcuts (the paper's plain baseline)."""
+    return resnet(152, shortcut=False, **kwargs)
+
 
 MODELS = {build.__name__: build for build in (
     resnet18, resnet34, resnet50, resnet101, resnet152, plain18, plain34, plain50, plain101, plain152)}

@@ -22,6 +22,9 @@ zero bias, batch-norm weight 1 and bias 0.
 | vgg16 / vgg16_bn | D | 138,357,544 / 138,365,992 |
 | vgg19 / vgg19_bn | E | 143,667,240 / 143,678,248 |
 
+Each row is a factory of the same name taking keyword arguments (``vgg16(num_classes=10, width=0.25)``,
+``weights=PATH`` to load a saved state dict); ``vgg(config, ...)`` builds any column or a custom table.
+
 For FCN (convolutionalisation): ``model.features`` holds the five stages, ``model.pool_indices`` the
 index in ``features`` of each stage's max-pool (pool1..pool5), ``model.stage_channels`` each stage's
 output channels; ``model.classifier[0]`` is the 4096 x (C * 7 * 7) layer that becomes a 7x7
@@ -30,7 +33,7 @@ becomes a 1x1 convolution.
 """
 from minidl import nn
 
-from .common import InputSpec, scale_channels, smallest_input
+from .common import InputSpec, keywords_of, load_weights, scale_channels, smallest_input
 
 CONFIGS = {
     "A": (
@@ -118,6 +121,21 @@ def make_layers(config, batch_norm=False, width=1.0, in_channels=3):
     return nn.Sequential(*layers), tuple(pool_indices), tuple(stage_channels)
 
 
+def init_vgg_layers(modules):
+    """torchvision's VGG initialisation of ``modules``: convolutions kaiming-normal (fan_out, ReLU gain)
+    with zero bias, batch norm 1 and 0, linears N(0, 0.01) with zero bias."""
+    for module in modules:
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(module.bias, 0.0)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.constant_(module.weight, 1.0)
+            nn.init.constant_(module.bias, 0.0)
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0.0, 0.01)
+            nn.init.constant_(module.bias, 0.0)
+
+
 class VGG(nn.Module):
     """A VGG network: ``features`` (the conv stages), ``avgpool`` to 7x7, ``classifier`` (three linears)."""
 
@@ -147,16 +165,7 @@ class VGG(nn.Module):
 
     def reset_parameters(self):
         """torchvision's VGG initialisation."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.constant_(module.bias, 0.0)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.constant_(module.weight, 1.0)
-                nn.init.constant_(module.bias, 0.0)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0.0, 0.01)
-                nn.init.constant_(module.bias, 0.0)
+        init_vgg_layers(self.modules())
 
     def forward(self, x):
         self.input_spec.check(x)
@@ -164,37 +173,86 @@ class VGG(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-def vgg(config, num_classes=1000, batch_norm=False, width=1.0, dropout=0.5, in_channels=3,
-        init_weights=True, name=None):
-    """Any column of Table 1 (``"A"``, ``"A-LRN"``, ``"B"``, ``"C"``, ``"D"``, ``"E"``)."""
+def vgg(config, *, num_classes=1000, batch_norm=False, width=1.0, dropout=0.5, in_channels=3,
+        init_weights=True, name=None, weights=None):
+    """Any column of Table 1 (``"A"``, ``"A-LRN"``, ``"B"``, ``"C"``, ``"D"``, ``"E"``) or a tuple of stages.
+
+    ``weights`` is a safetensors file of this network's state dict, loaded after building.
+    """
     if isinstance(config, str) and config not in CONFIGS:
         raise ValueError(f"VGG: unknown configuration {config!r}; Table 1 has {', '.join(CONFIGS)}")
-    return VGG(config, num_classes, batch_norm, width, dropout, in_channels, init_weights, name)
+    model = VGG(config, num_classes, batch_norm, width, dropout, in_channels, init_weights, name)
+    return load_weights(model, weights, name or model.input_spec.network)
 
 
-def _builder(name, config, batch_norm):
-    def build(num_classes=1000, width=1.0, dropout=0.5, in_channels=3, init_weights=True):
-        return vgg(config, num_classes, batch_norm, width, dropout, in_channels, init_weights, name)
+# torchvision's names; the columns torchvision lacks (A-LRN, C) get names of the same pattern. Each
+# factory takes vgg()'s keywords: num_classes, width, dropout, in_channels, init_weights, weights.
 
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = (f"VGG configuration {config} of Table 1"
-                     + (" with batch normalisation after every convolution" if batch_norm else "")
-                     + ", torchvision's layout.")
-    return build
+@keywords_of(vgg, "batch_norm", "name")
+def vgg11(**kwargs):
+    """Column A of Table 1: 8 convolutions."""
+    return vgg("A", batch_norm=False, name="vgg11", **kwargs)
 
 
-# torchvision's names; the columns torchvision lacks (A-LRN, C) get names of the same pattern.
-vgg11 = _builder("vgg11", "A", False)
-vgg11_bn = _builder("vgg11_bn", "A", True)
-vgg11_lrn = _builder("vgg11_lrn", "A-LRN", False)
-vgg13 = _builder("vgg13", "B", False)
-vgg13_bn = _builder("vgg13_bn", "B", True)
-vgg16_c = _builder("vgg16_c", "C", False)
-vgg16_c_bn = _builder("vgg16_c_bn", "C", True)
-vgg16 = _builder("vgg16", "D", False)
-vgg16_bn = _builder("vgg16_bn", "D", True)
-vgg19 = _builder("vgg19", "E", False)
-vgg19_bn = _builder("vgg19_bn", "E", True)
+@keywords_of(vgg, "batch_norm", "name")
+def vgg11_bn(**kwargs):
+    """Column A with batch normalisation after every convolution."""
+    return vgg("A", batch_norm=True, name="vgg11_bn", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg11_lrn(**kwargs):
+    """Column A-LRN: column A with local response normalisation after the first convolution."""
+    return vgg("A-LRN", batch_norm=False, name="vgg11_lrn", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg13(**kwargs):
+    """Column B of Table 1: 10 convolutions."""
+    return vgg("B", batch_norm=False, name="vgg13", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg13_bn(**kwargs):
+    """Column B with batch normalisation after every convolution."""
+    return vgg("B", batch_norm=True, name="vgg13_bn", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg16_c(**kwargs):
+    """Column C of Table 1: 13 convolutions, three of them 1x1."""
+    return vgg("C", batch_norm=False, name="vgg16_c", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg16_c_bn(**kwargs):
+    """Column C with batch normalisation after every convolution."""
+    return vgg("C", batch_norm=True, name="vgg16_c_bn", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg16(**kwargs):
+    """Column D of Table 1: 13 convolutions, all 3x3."""
+    return vgg("D", batch_norm=False, name="vgg16", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg16_bn(**kwargs):
+    """Column D with batch normalisation after every convolution."""
+    return vgg("D", batch_norm=True, name="vgg16_bn", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg19(**kwargs):
+    """Column E of Table 1: 16 convolutions."""
+    return vgg("E", batch_norm=False, name="vgg19", **kwargs)
+
+
+@keywords_of(vgg, "batch_norm", "name")
+def vgg19_bn(**kwargs):
+    """Column E with batch normalisation after every convolution."""
+    return vgg("E", batch_norm=True, name="vgg19_bn", **kwargs)
+
 
 MODELS = {build.__name__: build for build in (
     vgg11, vgg11_bn, vgg11_lrn, vgg13, vgg13_bn, vgg16_c, vgg16_c_bn, vgg16, vgg16_bn, vgg19, vgg19_bn)}

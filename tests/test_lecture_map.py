@@ -1,5 +1,5 @@
-"""docs/lecture.md stays honest: every file it names exists and every function or class it names is
-defined there.
+"""docs/lecture.md and docs/architecture.md stay honest: every file they name exists and every function
+or class they name is defined there.
 
 A reference is an inline code span of the form `path` or `path::Name` (``Name`` may be dotted,
 ``Class.method``), with ``path`` relative to the repository root; Markdown links to files are checked too.
@@ -12,17 +12,24 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAP = os.path.join(ROOT, "docs", "lecture.md")
-REFERENCE = re.compile(r"`((?:minidl|nets|tests|examples|docs)/[\w./-]+\.(?:py|md|cu))(?:::([\w.]+))?`")
+ARCHITECTURE = os.path.join(ROOT, "docs", "architecture.md")
+REFERENCE = re.compile(
+    r"`((?:minidl|nets|tests|examples|docs|bench)/[\w./-]+\.(?:py|md|cu))(?:::([\w.]+))?`")
 LINK = re.compile(r"\]\(((?!https?:)[^)#\s]+)(?:#[^)]*)?\)")
 
 
-def _text():
-    with open(MAP, encoding="utf-8") as f:
+def _text(doc=MAP):
+    with open(doc, encoding="utf-8") as f:
         return f.read()
 
 
-def references():
-    return sorted(set(REFERENCE.findall(_text())))
+def references(doc=MAP):
+    return sorted(set(REFERENCE.findall(_text(doc))))
+
+
+def _documented():
+    return [(os.path.basename(doc), path, name)
+            for doc in (MAP, ARCHITECTURE) for path, name in references(doc)]
 
 
 def defined_names(path):
@@ -57,18 +64,29 @@ def test_the_map_has_references_in_every_section():
         assert REFERENCE.search(section), f"section '{title}' names no file or function"
 
 
-@pytest.mark.parametrize("path, name", references(), ids=lambda v: v or "-")
-def test_reference_exists(path, name):
-    assert os.path.isfile(os.path.join(ROOT, path)), f"docs/lecture.md names {path}, which does not exist"
+@pytest.mark.parametrize("doc, path, name", _documented(), ids=lambda v: v or "-")
+def test_reference_exists(doc, path, name):
+    assert os.path.isfile(os.path.join(ROOT, path)), f"docs/{doc} names {path}, which does not exist"
     if name:
         assert path.endswith(".py"), f"{path}::{name}: only Python files have named definitions"
-        assert name in defined_names(path), \
-            f"docs/lecture.md names {path}::{name}, which is not defined there"
+        assert name in defined_names(path), f"docs/{doc} names {path}::{name}, which is not defined there"
 
 
-def test_markdown_links_point_at_files():
-    for target in LINK.findall(_text()):
+@pytest.mark.parametrize("doc", [MAP, ARCHITECTURE], ids=os.path.basename)
+def test_markdown_links_point_at_files(doc):
+    for target in LINK.findall(_text(doc)):
         assert os.path.exists(os.path.normpath(os.path.join(ROOT, "docs", target))), f"broken link {target}"
+
+
+def test_the_architecture_gives_a_reading_order():
+    text = _text(ARCHITECTURE)
+    assert "\n## Reading order\n" in text
+    section = text.split("\n## Reading order\n", 1)[1].split("\n## ", 1)[0]
+    steps = re.findall(r"^\d+\. (.*)", section, flags=re.M)
+    assert 8 <= len(steps) <= 14
+    for step in steps:
+        assert REFERENCE.search(step), f"reading-order step names no file: {step}"
+    assert "minidl/tensor.py::Tensor" in steps[0] and "minidl/kernels/" in section and "nets/" in steps[-1]
 
 
 def test_every_demonstration_is_on_the_map():

@@ -3,6 +3,9 @@
 // inputs [floor(i * n / o), ceil((i + 1) * n / o)). Input h lies in the bins
 // [floor(h * o / n), ceil((h + 1) * o / n)): the same two formulas with n and o swapped, which is
 // how the backward (one thread per input pixel, gathering, no atomics) finds the bins to visit.
+//
+// CPU twins: `minidl/functional/adaptive_pooling.py::AdaptiveMaxPool2d.forward_cpu` (forward) and
+// `minidl/functional/pooling_common.py::scatter_argmax` (backward).
 
 __device__ inline int bin_start(int i, int n, int o)
 {

@@ -3,6 +3,9 @@
 // The divisor follows PyTorch: the window clipped to the padded input (count_include_pad), or to
 // the input itself, or divisor_override when it is not 0. The backward runs one thread per input
 // pixel and gathers grad_y / divisor over the windows that cover it, so no atomics are needed.
+//
+// CPU twins: the NumPy branches of `minidl/functional/pooling.py::AvgPool2d.forward` and
+// `minidl/functional/pooling.py::AvgPool2d.backward`.
 
 // Window (oh, ow)'s divisor.
 __device__ inline acc_t window_divisor(int oh, int ow, int H, int W, int kh, int kw, int sh, int sw,

@@ -3,6 +3,8 @@
 // column entries ((c, i, j), (n, oh, ow)) that im2col read from this pixel, i.e. those with
 // oh * sh + i * dh == h + pt and ow * sw + j * dw == w + pl. No two threads write the same place, so
 // there are no atomics and the result is identical run to run.
+//
+// CPU twin: `minidl/functional/im2col.py::col2im` (adds one strided slice per kernel offset).
 
 extern "C" __global__ void col2im(
     const scalar_t* __restrict__ cols, scalar_t* __restrict__ image, long long total,

@@ -6,6 +6,9 @@
 // The uniform number of element i is a counter-based hash of (seed, i): SplitMix64's output number i
 // for the given seed. No generator state is shared between threads or carried between calls, so the
 // mask depends only on (seed, i): the same seed gives the same mask on every run and launch shape.
+//
+// CPU twin: `minidl/functional/dropout.py::_mask` (the same distribution from NumPy's generator, not
+// the same draws).
 
 __device__ unsigned long long splitmix64(unsigned long long z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

@@ -3,6 +3,8 @@
 // cols[(c, i, j), (n, oh, ow)], shape (C * kh * kw, N * OH * OW); entry ((c, i, j), (n, oh, ow)) is
 // the input pixel (oh * sh - pt + i * dh, ow * sw - pl + j * dw) of image n, channel c, or zero
 // where that pixel falls in the padding.
+//
+// CPU twin: `minidl/functional/im2col.py::im2col` (one strided slice per kernel offset).
 
 extern "C" __global__ void im2col(
     const scalar_t* __restrict__ x, scalar_t* __restrict__ cols, long long total,

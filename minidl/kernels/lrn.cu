@@ -7,6 +7,9 @@
 //     scale_c = k + coef * sum_{j in window(c)} x_j^2,      y_c = x_c * scale_c^(-beta)
 // PyTorch's form has before = size/2, after = (size-1)/2, coef = alpha/size; the paper's form has
 // before = after = n/2, coef = alpha.
+//
+// CPU twins: the NumPy branches of `minidl/functional/lrn.py::LocalResponseNorm.forward` and
+// `minidl/functional/lrn.py::LocalResponseNorm.backward`.
 
 extern "C" __global__ void lrn_forward(const scalar_t* x, scalar_t* y, scalar_t* scale,
                                        long long total, int channels, long long inner,

@@ -4,6 +4,9 @@
 // (PyTorch's `indices`). The backward runs one thread per input pixel and gathers the gradients of
 // the outputs whose argmax it is: no two threads write the same element and the summation order is
 // fixed, so no atomics are needed and results repeat bit for bit.
+//
+// CPU twins: `minidl/functional/pooling.py::MaxPool2d.forward_cpu` and
+// `minidl/functional/pooling.py::MaxPool2d.backward_cpu`.
 
 __device__ inline acc_t negative_infinity()
 {

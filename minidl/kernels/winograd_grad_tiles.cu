@@ -7,7 +7,8 @@
 // (KA = A^T ⊗ A^T, m^2 x t^2; dy is zero past the output's edge): dM = A dY A^T for every tile of the
 // output gradient, laid out with the channel last so that the weight gradient's batched GEMM
 // dU[e] = V[e] dM[e] reads both operands contiguously. One writer per value, a fixed summation order:
-// no atomics, the same bits every run. The CPU twin is ``winograd._output_tiles`` and one GEMM with KA^T.
+// no atomics, the same bits every run. The CPU twin is the NumPy branch of
+// `minidl/functional/winograd.py::_output_gradient_tiles` (``_output_tiles`` and one GEMM with KA^T).
 
 extern "C" __global__ void winograd_grad_tiles(
     const scalar_t* __restrict__ dy, const acc_t* __restrict__ ka, acc_t* __restrict__ dm,

@@ -7,8 +7,8 @@
 // where KB = B^T ⊗ B^T (t^2 x t^2, t = m + 2) is the Kronecker form of V = B^T d B for the t x t tile d
 // whose top-left corner is (th m - pt, tw m - pl) in x (zero outside x). Each thread reads its tile and
 // its row of KB and writes one value: no two threads write the same place, no atomics, and the sum runs
-// in the same order every time, so results repeat bit for bit. The CPU twin is ``winograd._input_tiles``
-// followed by one GEMM with KB.
+// in the same order every time, so results repeat bit for bit. The CPU twin is the NumPy branch of
+// `minidl/functional/winograd.py::_transformed_input` (``_input_tiles`` followed by one GEMM with KB).
 
 extern "C" __global__ void winograd_input(
     const scalar_t* __restrict__ x, const acc_t* __restrict__ kb, acc_t* __restrict__ v,

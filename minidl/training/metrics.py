@@ -10,10 +10,14 @@ paper's four segmentation metrics are
     frequency-weighted IU  (1 / sum_k t_k) sum_i t_i n_ii / (t_i + p_i - n_ii)
 
 Classes that never occur (t_i = 0) are left out of the means, as they have no accuracy to average.
+
+``oracle_scores`` gives the same four scores for the best an output stride allows (FCN's yardstick).
 """
 import numpy as np
 
 from .. import backend
+from .. import functional as F
+from ..tensor import Tensor
 
 
 def _host(a):
@@ -132,3 +136,38 @@ class SegmentationMeter:
 
     def summary(self):
         return {"loss": self.loss, **segmentation_scores(self.confusion)}
+
+
+def oracle_scores(masks, stride, num_classes, ignore_index=255):
+    """The FCN paper's four scores of an oracle that knows, on a stride-``stride`` grid, the exact share of
+    every class in each ``stride`` x ``stride`` cell, and upsamples those shares bilinearly (as FCN's
+    upscore layers start out) before the per-pixel argmax.
+
+    A yardstick for what the output stride alone allows: a net that scores on a stride-32 grid (FCN-32s)
+    cannot draw an edge finer than its cells, whatever it learns. ``masks`` is (N, H, W) integer labels
+    (``ignore_index`` pixels are left out of the shares and the scores); returns the dict of
+    ``segmentation_scores``. Learned upsampling can beat bilinear, so this is a guide, not a strict bound.
+    """
+    # a yardstick computed on the host: masks on the GPU (a Tensor or a CuPy array) are copied back
+    masks = backend.to_numpy(getattr(masks, "data", masks))
+    if masks.ndim != 3:
+        raise ValueError(f"oracle_scores: masks must be (N, H, W), got shape {masks.shape}")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"oracle_scores: stride must be a positive int, got {stride!r}")
+    n, height, width = masks.shape
+    rows, cols = -(-height // stride), -(-width // stride)
+    padded = np.full((n, rows * stride, cols * stride), ignore_index, dtype=np.int64)
+    padded[:, :height, :width] = masks
+    # one bincount over (cell, label): ignored pixels go to an extra label that is then dropped
+    labels = np.where(padded == ignore_index, num_classes, padded)
+    if labels.min() < 0 or labels.max() > num_classes:
+        raise ValueError(f"oracle_scores: labels must lie in [0, {num_classes}) or be {ignore_index}")
+    cell = (np.arange(n)[:, None, None] * rows + np.arange(rows * stride)[None, :, None] // stride) * cols \
+        + np.arange(cols * stride)[None, None, :] // stride
+    counts = np.bincount((cell * (num_classes + 1) + labels).ravel(), minlength=n * rows * cols * (num_classes + 1))
+    counts = counts.reshape(n, rows, cols, num_classes + 1)[..., :num_classes].transpose(0, 3, 1, 2)
+    shares = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).astype(np.float32)
+    up = F.interpolate(Tensor(shares), size=(rows * stride, cols * stride), mode="bilinear",
+                       align_corners=False).numpy()
+    pred = up.argmax(axis=1)[:, :height, :width]
+    return segmentation_scores(confusion_matrix(pred, masks, num_classes, ignore_index))

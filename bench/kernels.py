@@ -1,0 +1,450 @@
+"""Every CUDA kernel of ``minidl/kernels`` beside PyTorch: time and memory bandwidth on the GPU, the
+correctness of its CPU twin on the CPU.
+
+    python bench/kernels.py                   # CPU: each kernel's CPU twin against PyTorch, small shapes
+    python bench/kernels.py --device cuda     # GPU: each kernel launched alone, timed against PyTorch
+
+Napkin math, as llm.c's ``dev/cuda`` does it: these kernels do a few operations per element they touch,
+so their limit is memory bandwidth. For each kernel the table gives the bytes it has to move at the
+least (every array it reads, once, plus every array it writes), that divided by its time, and the
+device's peak bandwidth (memory clock x bus width, or ``--peak-gbs``). A kernel near the peak has little
+left to gain; one far below it reads the same bytes many times over or waits on latency.
+
+On the GPU each kernel is launched directly (``backend.load_kernel`` with the arguments of its ``.cu``
+signature), so the time is the kernel's alone (CUDA events, best of ``--repeat`` after a warm-up), and
+its output is checked against PyTorch's. PyTorch's column is the nearest equivalent it has (``unfold``
+for im2col, ``fold`` for col2im, ``bernoulli_`` for the dropout mask, ...); its LRN is a composite of
+several kernels.
+
+On the CPU, on small shapes, two things are checked against PyTorch (without PyTorch only the dropout
+mask's statistics are): the CPU twin that each kernel's header names, and the kernel itself, run on
+the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu`` file compiled for the host,
+every thread of a launch run in turn) where a C++ compiler is found. Times on the CPU mean nothing
+for the GPU, so none are printed.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+import minidl  # noqa: E402
+import minidl.functional as F  # noqa: E402
+from minidl import backend  # noqa: E402
+from minidl.functional.im2col import Geometry, col2im, im2col  # noqa: E402
+from ops import Timer  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:
+    torch = TF = None
+
+# Peak memory bandwidth (bytes/s) by device name, where the driver does not report clock and bus width.
+KNOWN_PEAKS = {"H200": 4.8e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100": 3.35e12,
+               "A100-SXM4-80GB": 2.039e12, "A100": 1.555e12}
+TOLERANCE = 1e-5
+# Kernels this script does not run yet, and why: PyTorch has no kernel for a Winograd transform alone.
+NOT_COVERED = {name: "not covered yet (a Winograd transform; PyTorch has none to compare)"
+               for name in ("winograd_input", "winograd_output", "winograd_grad_tiles")}
+DROPOUT_P = 0.5
+
+
+class Bench:
+    """Where the cases run: the array module, PyTorch's device, random inputs, how to launch a kernel.
+
+    ``device``: ``"cuda"`` (a GPU: kernels launched, PyTorch on the GPU), ``"standin"`` (kernels
+    launched on the installed CuPy stand-in, PyTorch on the CPU) or ``"cpu"`` (the CPU twins).
+    """
+
+    def __init__(self, device):
+        self.gpu = device in ("cuda", "standin")
+        self.xp = backend.cupy_module() if self.gpu else np
+        self.torch_device = "cuda" if device == "cuda" else "cpu"
+        self.rng = np.random.default_rng(0)
+        self.modules = {}
+        minidl.manual_seed(0)  # the CPU dropout mask, so that its statistics repeat run to run
+
+    def randn(self, *shape):
+        return self.xp.asarray(self.rng.standard_normal(shape, dtype=np.float32))
+
+    def to_torch(self, array):
+        """``array`` as a PyTorch tensor on ``torch_device`` (through the host unless both are on the GPU)."""
+        if torch is None:
+            return None
+        if self.torch_device == "cpu":
+            array = backend.to_numpy(array)
+        return torch.as_tensor(array, device=self.torch_device)
+
+    def launch(self, file, function, n, *args):
+        """Run ``function`` of ``minidl/kernels/<file>.cu`` (float32 build) over ``n`` threads, compiled
+        here as ``backend.load_kernel`` compiles it, so that its cache never mixes two array modules."""
+        if file not in self.modules:
+            source, options = backend.kernel_program(file, np.float32)
+            self.modules[file] = self.xp.RawModule(code=source, options=options)
+        backend.launch(self.modules[file].get_function(function), n, args)
+
+
+def _i32(*values):
+    return tuple(np.int32(v) for v in values)
+
+
+def _host(array):
+    if isinstance(array, minidl.Tensor):
+        return array.numpy()
+    if torch is not None and isinstance(array, torch.Tensor):
+        return array.detach().cpu().numpy()
+    return backend.to_numpy(array)
+
+
+def _error(ours, theirs):
+    """The largest absolute difference (over every output, where an op returns several)."""
+    if isinstance(ours, tuple):
+        return max(_error(o, t) for o, t in zip(ours, theirs))
+    ours, theirs = _host(ours).astype(np.float64), _host(theirs).astype(np.float64)
+    if ours.shape != theirs.shape:
+        return float("inf")
+    return float(np.max(np.abs(ours - theirs), initial=0.0))
+
+
+class Autograd:
+    """``op``'s forward, then its backward for the output gradient ``gy``, through autograd: minidl's
+    (where on NumPy arrays the kernels' CPU twins run) or, for PyTorch tensors, PyTorch's."""
+
+    def __init__(self, op, x, gy):
+        self.op, self.x = op, x
+        self.on_torch = torch is not None and isinstance(x, torch.Tensor)
+        self.gy = gy if self.on_torch else minidl.Tensor(gy)
+
+    def forward(self):
+        if self.on_torch:
+            self.leaf = self.x.detach().requires_grad_()
+        else:
+            self.leaf = minidl.Tensor(self.x, requires_grad=True)
+        out = self.op(self.leaf)
+        self.y = out[0] if isinstance(out, tuple) else out
+        return out
+
+    def backward(self):
+        if self.on_torch:
+            return torch.autograd.grad(self.y, self.leaf, self.gy, retain_graph=True)[0]
+        self.leaf.grad = None
+        self.y.backward(self.gy)
+        return self.leaf.grad
+
+
+# A case is (kernel function, run minidl, run PyTorch or None, compare(ours, theirs) -> error, bytes
+# moved). "Run minidl" launches the kernel on the GPU and runs its CPU twin on the CPU.
+
+def im2col_case(b, n, c, size, k, stride, pad):
+    x = b.randn(n, c, size, size)
+    out = (size + 2 * pad - k) // stride + 1
+    g = Geometry((k, k), (stride, stride), (pad,) * 4, (1, 1), (size, size), (out, out))
+    cols = b.xp.empty((c * k * k, n * out * out), dtype=np.float32)
+
+    def ours():
+        if not b.gpu:
+            return im2col(x, g).copy()
+        b.launch("im2col", "im2col", cols.size, x, cols, np.int64(cols.size),
+                 *_i32(n, c, size, size, k, k, stride, stride, pad, pad, 1, 1, out, out))
+        return cols
+
+    xt = b.to_torch(x)
+    theirs = None if torch is None else (lambda: TF.unfold(xt, k, padding=pad, stride=stride))
+    as_torch = lambda cols: _host(cols).reshape(c * k * k, n, -1).transpose(1, 0, 2)  # noqa: E731
+    return "im2col", ours, theirs, lambda o, t: _error(as_torch(o), t), x.nbytes + cols.nbytes
+
+
+def col2im_case(b, n, c, size, k, stride, pad):
+    out = (size + 2 * pad - k) // stride + 1
+    g = Geometry((k, k), (stride, stride), (pad,) * 4, (1, 1), (size, size), (out, out))
+    cols = b.randn(c * k * k, n * out * out)
+    image = b.xp.empty((n, c, size, size), dtype=np.float32)
+
+    def ours():
+        if not b.gpu:
+            return col2im(cols, g, n, c)
+        b.launch("col2im", "col2im", image.size, cols, image, np.int64(image.size),
+                 *_i32(n, c, size, size, k, k, stride, stride, pad, pad, 1, 1, out, out))
+        return image
+
+    torch_cols = b.to_torch(b.xp.ascontiguousarray(cols.reshape(c * k * k, n, -1).transpose(1, 0, 2)))
+    theirs = None if torch is None else (
+        lambda: TF.fold(torch_cols, (size, size), k, padding=pad, stride=stride))
+    return "col2im", ours, theirs, _error, cols.nbytes + image.nbytes
+
+
+def op_cases(b, name, x, gy, ops, kernels, nbytes):
+    """The forward and backward kernels of one op. ``ops``: (minidl's op, PyTorch's op) of a tensor;
+    ``kernels``: (launch forward, launch backward) on the GPU; ``nbytes``: what each moves."""
+    minidl_op, torch_op = ops
+    if b.gpu:
+        forward, backward = kernels
+    else:
+        ours = Autograd(minidl_op, x, gy)
+        forward, backward = ours.forward, ours.backward
+    theirs = None if torch is None else Autograd(torch_op, b.to_torch(x), b.to_torch(gy))
+    return [(f"{name}_forward", forward, theirs and theirs.forward, _error, nbytes[0]),
+            (f"{name}_backward", backward, theirs and theirs.backward, _error, nbytes[1])]
+
+
+def max_pool_cases(b, n, c, size, k, stride, pad):
+    x = b.randn(n, c, size, size)
+    out = (size + 2 * pad - k) // stride + 1
+    y, gy = b.xp.empty((n, c, out, out), dtype=np.float32), b.randn(n, c, out, out)
+    index, gx = b.xp.empty(y.shape, dtype=np.int64), b.xp.empty_like(x)
+    geometry = _i32(size, size, out, out, k, k, stride, stride, pad, pad, 1, 1)
+
+    def forward():
+        b.launch("max_pool2d", "max_pool2d_forward", y.size, x, y, index, np.int64(y.size), *geometry)
+        return y, index
+
+    def backward():
+        b.launch("max_pool2d", "max_pool2d_backward", gx.size, gy, index, gx, np.int64(gx.size), *geometry)
+        return gx
+
+    ops = (lambda t: F.max_pool2d(t, k, stride, pad, return_indices=True),
+           lambda t: TF.max_pool2d(t, k, stride, pad, return_indices=True))
+    return op_cases(b, "max_pool2d", x, gy, ops, (forward, backward),
+                    (x.nbytes + y.nbytes + index.nbytes, gy.nbytes + index.nbytes + gx.nbytes))
+
+
+def avg_pool_cases(b, n, c, size, k, stride, pad):
+    x = b.randn(n, c, size, size)
+    out = (size + 2 * pad - k) // stride + 1
+    y, gy, gx = b.xp.empty((n, c, out, out), dtype=np.float32), b.randn(n, c, out, out), b.xp.empty_like(x)
+    # count_include_pad=1 and no divisor_override, PyTorch's defaults
+    geometry = _i32(size, size, out, out, k, k, stride, stride, pad, pad, 1, 0)
+
+    def forward():
+        b.launch("avg_pool2d", "avg_pool2d_forward", y.size, x, y, np.int64(y.size), *geometry)
+        return y
+
+    def backward():
+        b.launch("avg_pool2d", "avg_pool2d_backward", gx.size, gy, gx, np.int64(gx.size), *geometry)
+        return gx
+
+    ops = (lambda t: F.avg_pool2d(t, k, stride, pad), lambda t: TF.avg_pool2d(t, k, stride, pad))
+    return op_cases(b, "avg_pool2d", x, gy, ops, (forward, backward),
+                    (x.nbytes + y.nbytes, gy.nbytes + gx.nbytes))
+
+
+def adaptive_max_pool_cases(b, n, c, size, out):
+    x = b.randn(n, c, size, size)
+    y, gy = b.xp.empty((n, c, out, out), dtype=np.float32), b.randn(n, c, out, out)
+    index, gx = b.xp.empty(y.shape, dtype=np.int64), b.xp.empty_like(x)
+    name, geometry = "adaptive_max_pool2d", _i32(size, size, out, out)
+
+    def forward():
+        b.launch(name, name + "_forward", y.size, x, y, index, np.int64(y.size), *geometry)
+        return y, index
+
+    def backward():
+        b.launch(name, name + "_backward", gx.size, gy, index, gx, np.int64(gx.size), *geometry)
+        return gx
+
+    ops = (lambda t: F.adaptive_max_pool2d(t, out, return_indices=True),
+           lambda t: TF.adaptive_max_pool2d(t, out, return_indices=True))
+    return op_cases(b, name, x, gy, ops, (forward, backward),
+                    (x.nbytes + y.nbytes + index.nbytes, gy.nbytes + index.nbytes + gx.nbytes))
+
+
+def lrn_cases(b, n, c, size, window, alpha=1e-4, beta=0.75, k=2.0):
+    """PyTorch's form: window c - size/2 .. c + (size-1)/2, alpha divided by the window size."""
+    x, gy = b.randn(n, c, size, size), b.randn(n, c, size, size)
+    y, scale, gx = (b.xp.empty_like(x) for _ in range(3))
+    shape = _i32(c) + (np.int64(size * size),) + _i32(window // 2, (window - 1) // 2)
+    coef = np.float32(alpha / window)
+
+    def forward():
+        b.launch("lrn", "lrn_forward", x.size, x, y, scale, np.int64(x.size), *shape, coef,
+                 np.float32(k), np.float32(beta))
+        return y
+
+    def backward():
+        b.launch("lrn", "lrn_backward", x.size, x, y, scale, gy, gx, np.int64(x.size), *shape, coef,
+                 np.float32(beta))
+        return gx
+
+    ops = (lambda t: F.local_response_norm(t, window, alpha, beta, k),
+           lambda t: TF.local_response_norm(t, window, alpha, beta, k))
+    # forward: reads x, writes y and scale; backward: reads x, y, scale, gy, writes gx
+    return op_cases(b, "lrn", x, gy, ops, (forward, backward), (3 * x.nbytes, 5 * x.nbytes))
+
+
+def dropout_case(b, elements):
+    """The mask alone; PyTorch's ``bernoulli_`` draws the same 0/1 pattern without the 1 / (1 - p) scale."""
+    mask = b.xp.empty(elements, dtype=np.float32)
+    scale = 1.0 / (1.0 - DROPOUT_P)
+
+    def ours():
+        if not b.gpu:
+            return F.dropout(minidl.Tensor(np.ones(elements, dtype=np.float32)), DROPOUT_P).numpy()
+        seed = np.uint64(b.rng.integers(0, 2**63))
+        b.launch("dropout", "dropout_mask", mask.size, mask, np.int64(mask.size), seed,
+                 np.float64(DROPOUT_P), np.float32(scale))
+        return mask
+
+    def statistics(values, unused_theirs=None):
+        """How far the kept share is from 1 - p, in standard deviations; inf if a value is not 0 or scale."""
+        values = _host(values)
+        if not np.all((values == 0) | np.isclose(values, scale)):
+            return float("inf")
+        kept = np.count_nonzero(values) / values.size
+        return abs(kept - (1 - DROPOUT_P)) / np.sqrt(DROPOUT_P * (1 - DROPOUT_P) / values.size)
+
+    theirs = None
+    if torch is not None:
+        target = torch.empty(elements, device=b.torch_device)
+        theirs = lambda: target.bernoulli_(1 - DROPOUT_P)  # noqa: E731
+    return "dropout_mask", ours, theirs, statistics, mask.nbytes
+
+
+def cases(b, big):
+    """Every kernel function, at a GPU-sized shape (``big``) or a small one for the CPU check."""
+    if big:
+        found = [im2col_case(b, 32, 64, 56, 3, 1, 1), col2im_case(b, 32, 64, 56, 3, 1, 1)]
+        found += max_pool_cases(b, 64, 64, 112, 3, 2, 1) + avg_pool_cases(b, 64, 64, 112, 3, 2, 1)
+        found += adaptive_max_pool_cases(b, 64, 512, 28, 7) + lrn_cases(b, 64, 96, 55, 5)
+        return found + [dropout_case(b, 64 * 2**20)]
+    found = [im2col_case(b, 2, 3, 9, 3, 2, 1), col2im_case(b, 2, 3, 9, 3, 2, 1)]
+    found += max_pool_cases(b, 2, 3, 9, 3, 2, 1) + avg_pool_cases(b, 2, 3, 9, 3, 2, 1)
+    found += adaptive_max_pool_cases(b, 2, 3, 10, 4) + lrn_cases(b, 2, 7, 5, 5)
+    return found + [dropout_case(b, 40_000)]
+
+
+def peak_bandwidth(name, override):
+    """Bytes/s: ``override`` (GB/s), else twice the memory clock times the bus width, else by name."""
+    if override is not None:
+        return override * 1e9
+    cp = backend.cupy_module()
+    attributes = cp.cuda.Device().attributes
+    clock_khz, bus_bits = attributes.get("MemoryClockRate"), attributes.get("GlobalMemoryBusWidth")
+    if clock_khz and bus_bits:
+        return 2 * clock_khz * 1e3 * bus_bits / 8
+    for known, peak in KNOWN_PEAKS.items():
+        if known in name:
+            return peak
+    return None
+
+
+def check(name, ours, theirs, compare):
+    """The error of minidl's output against PyTorch's (for dropout: its statistics alone)."""
+    if name == "dropout_mask":
+        return compare(ours())
+    if theirs is None:
+        return None
+    return compare(ours(), theirs())
+
+
+def verdict(name, error):
+    """(failed, what to print) for one kernel's error."""
+    if error is None:
+        return False, "not checked (no PyTorch)"
+    failed = error > (4.0 if name == "dropout_mask" else TOLERANCE)
+    shown = f"{error:.1f} sd from 1 - p" if name == "dropout_mask" else f"{error:.2e}"
+    return failed, shown + ("  FAILED" if failed else "")
+
+
+def standin():
+    """The test suite's CuPy stand-in (``tests/cupy_standin``) and ``""``, or None and why it cannot run."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import cupy_standin
+    except ImportError:
+        return None, "tests/cupy_standin is not in this copy"
+    finally:
+        sys.path.pop(0)
+    usable, why = cupy_standin.available()
+    return (cupy_standin, "") if usable else (None, why)
+
+
+def run_cpu(b):
+    """Each kernel's CPU twin and, on the CuPy stand-in, the kernel itself, checked against PyTorch."""
+    twins = [(name, check(name, ours, theirs, compare)) for name, ours, theirs, compare, _ in cases(b, False)]
+    module, why = standin()
+    kernels = {}
+    if module is not None:
+        module.install()
+        try:
+            for name, ours, theirs, compare, _ in cases(Bench("standin"), big=False):
+                kernels[name] = check(name, ours, theirs, compare)
+        finally:
+            module.uninstall()
+    reference = ("PyTorch " + torch.__version__ if torch else
+                 "nothing but the dropout statistics (PyTorch is not installed)")
+    print(f"CPU, small shapes, checked against {reference}: each kernel's CPU twin (named in its .cu "
+          "header) and " + ("the kernel itself, compiled for the host and run on the CuPy stand-in"
+                            if module is not None else f"not the kernel itself ({why})"))
+    print(f"{'kernel':30s} {'CPU twin':>24s} {'kernel on the stand-in':>24s}")
+    failed = []
+    for name, error in twins:
+        twin_failed, twin_shown = verdict(name, error)
+        kernel_failed, kernel_shown = verdict(name, kernels[name]) if name in kernels else (False, "not run")
+        if twin_failed or kernel_failed:
+            failed.append(name)
+        print(f"{name:30s} {twin_shown:>24s} {kernel_shown:>24s}")
+    for name, why in NOT_COVERED.items():
+        print(f"{name:30s} {why}")
+    return failed
+
+
+def run_gpu(b, repeat, peak_gbs, big=True):
+    cp = backend.cupy_module()
+    device_name = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)["name"].decode()
+    peak = peak_bandwidth(device_name, peak_gbs)
+    peak_text = f"{peak / 1e9:.0f} GB/s" if peak else "unknown (give --peak-gbs)"
+    print(f"GPU: {device_name}, peak memory bandwidth {peak_text}; best of {repeat} after a warm-up")
+    timer = Timer("cuda", cp.cuda.Device().synchronize, cp.cuda.Event)
+    torch_timer = None if torch is None else Timer(
+        "cuda", torch.cuda.synchronize, lambda: torch.cuda.Event(enable_timing=True))
+    print(f"{'kernel':30s} {'MB moved':>9s} {'minidl ms':>10s} {'GB/s':>7s} {'% peak':>7s} "
+          f"{'PyTorch ms':>11s} {'GB/s':>7s} {'ratio':>6s} max |minidl - PyTorch|")
+    failed = []
+    for name, ours, theirs, compare, nbytes in cases(b, big):
+        error_failed, shown = verdict(name, check(name, ours, theirs, compare))
+        if error_failed:
+            failed.append(name)
+        ms = timer(ours, repeat)
+        rate = nbytes / ms / 1e6
+        row = f"{name:30s} {nbytes / 1e6:9.1f} {ms:10.3f} {rate:7.0f} "
+        row += f"{100 * rate * 1e9 / peak:6.0f}% " if peak else f"{'-':>7s} "
+        if theirs is not None:
+            torch_ms = torch_timer(theirs, repeat)
+            row += f"{torch_ms:11.3f} {nbytes / torch_ms / 1e6:7.0f} {ms / torch_ms:5.2f}x "
+        else:
+            row += f"{'-':>11s} {'-':>7s} {'-':>6s} "
+        print(row + shown)
+    for name, why in NOT_COVERED.items():
+        print(f"{name:30s} {why}")
+    return failed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cpu: check the CPU twins and the kernels on the CuPy stand-in; cuda: time "
+                             "and check the kernels (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=10, help="timed runs per kernel on the GPU "
+                                                               "(default: %(default)s)")
+    parser.add_argument("--small", action="store_true",
+                        help="cuda: the CPU check's small shapes, a quick run of every kernel")
+    parser.add_argument("--peak-gbs", type=float, default=None,
+                        help="the device's peak memory bandwidth in GB/s, where the driver does not tell it")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    b = Bench(args.device)
+    failed = run_gpu(b, args.repeat, args.peak_gbs, big=not args.small) if b.gpu else run_cpu(b)
+    if failed:
+        print(f"FAILED: {', '.join(failed)} differ from the reference")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
