@@ -1,6 +1,7 @@
 """The steps a training command (``train``, ``segment``) takes in the same order, written once:
 
-    begin      -> the settings (a resumed run's recorded ones first), seed, device, output folder
+    begin      -> the settings (a resumed run's recorded ones first), seed, device, output folder,
+                  then the command's own training function
     optimisation -> the optimiser, learning-rate schedule and data loaders the settings ask for
     fit_and_report -> train for the settings' epochs, then print where the checkpoints, metrics and
                       plots are, and the last line
@@ -16,20 +17,22 @@ from .common import UserError, pick_device, prepare_out, report_files, user_erro
 from .. import recipe
 
 
-def begin(args, recorded, command, settings):
-    """``(checkpoint or None, settings, device, out)`` for a run; None when ``--resume`` names a run that
-    has already trained its epochs (said on stdout). ``settings(args)`` resolves the command's options."""
+def begin(args, recorded, command, settings, train):
+    """Start a run and return its exit status: resolve the settings (``settings(args)``; with ``--resume``
+    the run's recorded options first), seed, pick the device, create the output folder, then
+    ``train(args, checkpoint or None, settings, device, out)``. A resumed run that has already trained
+    its epochs is said on stdout and not trained again (status 0)."""
     ckpt = resuming.apply(args, recorded, command) if args.resume else None
     s = settings(args)
     if ckpt is not None:
         done = resuming.finished(ckpt, s["epochs"], args.resume)
         if done:
             print(done)
-            return None
+            return 0
     minidl.manual_seed(s["seed"])
     device = pick_device(args.device)
     out = prepare_out(args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}"))
-    return ckpt, s, device, out
+    return train(args, ckpt, s, device, out)
 
 
 def optimisation(model, s, train_set, val_set, val_batch_size, workers):

@@ -92,13 +92,15 @@ def settings(args):
 
 
 def run(args):
+    return running.begin(args, RECORDED, "segment", settings, _segment)
+
+
+def _segment(args, ckpt, s, device, out):
+    """The run once begun: the data, the FCN and its starting weights (a checkpoint, or a classifier
+    pretrained here), the Trainer for the segmentation task; fit, then the scores, report and plots."""
     import nets
     from minidl.training import Trainer
 
-    started = running.begin(args, RECORDED, "segment", settings)
-    if started is None:
-        return 0
-    ckpt, s, device, out = started
     train_set, val_set, classes = building.segmentation_data(args.data, s, s["flip"], s["overlap"])
     options = {"width": s["width"], "dropout": s["dropout"], "at_once": s["at_once"]}
     if s["batch_norm"]:

@@ -61,12 +61,13 @@ def settings(args):
 
 
 def run(args):
+    return running.begin(args, RECORDED, "train", settings, _train)
+
+
+def _train(args, ckpt, s, device, out):
+    """The run once begun: the data, the network, the Trainer; fit, then the report and plots."""
     from minidl.training import Trainer
 
-    started = running.begin(args, RECORDED, "train", settings)
-    if started is None:
-        return 0
-    ckpt, s, device, out = started
     train_set, val_set, classes = building.classification_data(args.data, s, args.root, args.augment)
     model, net_options = building.build_net(args.net, len(classes), s["width"], s["image_size"])
     optimizer, scheduler, train_loader, val_loader = running.optimisation(
