@@ -20,9 +20,9 @@ columns at "-" and check the kernel against its CPU twin (``minidl/functional/wi
 On the CPU, on small shapes, two things are checked against PyTorch (without PyTorch only the dropout
 mask's statistics and the Winograd transforms are): the CPU twin that each kernel's header names, and
 the kernel itself, run on the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu``
-file compiled for the host, every thread of a launch run in turn) where a C++ compiler is found. The Winograd transforms' twins
-are checked against the transforms written out tile by tile (einsum, float64), and their kernels on
-the stand-in against the twins. Times on the CPU mean nothing for the GPU, so none are printed.
+file compiled for the host, every thread of a launch run in turn) where a C++ compiler is found. The
+Winograd transforms' twins are checked against the transforms written out tile by tile (einsum,
+float64), and their kernels on the stand-in against the twins. Times on the CPU mean nothing for the GPU, so none are printed.
 """
 import argparse
 import os
