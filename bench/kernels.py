@@ -22,7 +22,8 @@ mask's statistics and the Winograd transforms are): the CPU twin that each kerne
 the kernel itself, run on the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu``
 file compiled for the host, every thread of a launch run in turn) where a C++ compiler is found. The
 Winograd transforms' twins are checked against the transforms written out tile by tile (einsum,
-float64), and their kernels on the stand-in against the twins. Times on the CPU mean nothing for the GPU, so none are printed.
+float64), and their kernels on the stand-in against the twins. Times on the CPU mean nothing for the
+GPU, so none are printed.
 """
 import argparse
 import os
