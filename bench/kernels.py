@@ -362,27 +362,6 @@ def winograd_cases(b, n, c, size, m):
     def grad_twin():
         return winograd._output_gradient_tiles(_host(gy), counts, m).copy()
 
-    def input_kernel():
-        if not b.gpu:
-            return input_twin()
-        b.launch("winograd_input", "winograd_input", v.size, x, kb, v, np.int64(v.size), *sizes,
-                 *_i32(1, 1, *counts, m))
-        return v
-
-    def output_kernel():
-        if not b.gpu:
-            return output_twin()
-        b.launch("winograd_output", "winograd_output", y.size, prod, ka, y, np.int64(y.size), *sizes,
-                 *_i32(*counts, m))
-        return y
-
-    def grad_kernel():
-        if not b.gpu:
-            return grad_twin()
-        b.launch("winograd_grad_tiles", "winograd_grad_tiles", dm.size, gy, ka, dm, np.int64(dm.size), *sizes,
-                 *_i32(*counts, m))
-        return dm
-
     def input_formula():
         return np.einsum("ai,bj,nchwij->abcnhw", bt, bt, _tiles(x, 1, counts, m)).reshape(t2, c, tiles)
 
@@ -394,13 +373,21 @@ def winograd_cases(b, n, c, size, m):
     def grad_formula():
         return np.einsum("ra,sb,nchwrs->abnhwc", at, at, _tiles(gy, 0, counts, m)).reshape(t2, tiles, c)
 
-    # where the kernel runs, its twin is the reference; where the twin itself runs, the formula
-    return [("winograd_input", input_kernel, CpuTwin(input_twin if b.gpu else input_formula),
-             _relative_error, x.nbytes + kb.nbytes + v.nbytes),
-            ("winograd_output", output_kernel, CpuTwin(output_twin if b.gpu else output_formula),
-             _relative_error, prod.nbytes + ka.nbytes + y.nbytes),
-            ("winograd_grad_tiles", grad_kernel, CpuTwin(grad_twin if b.gpu else grad_formula),
-             _relative_error, gy.nbytes + ka.nbytes + dm.nbytes)]
+    def case(name, inputs, output, twin, formula, geometry):
+        """The kernel ``name`` (arguments: inputs, output, its size, sizes, geometry) and its reference:
+        its twin where the kernel runs, the formula where the twin itself runs."""
+        def ours():
+            if not b.gpu:
+                return twin()
+            b.launch(name, name, output.size, *inputs, output, np.int64(output.size), *sizes, *_i32(*geometry))
+            return output
+
+        nbytes = sum(a.nbytes for a in inputs) + output.nbytes
+        return name, ours, CpuTwin(twin if b.gpu else formula), _relative_error, nbytes
+
+    return [case("winograd_input", (x, kb), v, input_twin, input_formula, (1, 1, *counts, m)),
+            case("winograd_output", (prod, ka), y, output_twin, output_formula, (*counts, m)),
+            case("winograd_grad_tiles", (gy, ka), dm, grad_twin, grad_formula, (*counts, m))]
 
 
 def cases(b, big):
