@@ -347,7 +347,7 @@ def winograd_cases(b, n, c, size, m):
     bt, at = (np.array(winograd.MATRICES[m][k], dtype=np.float64) for k in ("BT", "AT"))
     kb, _, ka = (b.xp.asarray(k) for k in winograd.transforms(m, np.float32))
     x, prod, gy = b.randn(n, c, size, size), b.randn(t2, c, tiles), b.randn(n, c, size, size)
-    v, y, dm = (b.xp.empty(shape, dtype=np.float32) for shape in ((t2, c, tiles), (n, c, size, size),
+    v, y, dm = (b.xp.zeros(shape, dtype=np.float32) for shape in ((t2, c, tiles), (n, c, size, size),
                                                                   (t2, tiles, c)))
     sizes = _i32(n, c, size, size)
 
