@@ -14,13 +14,16 @@ On the GPU each kernel is launched directly (``backend.load_kernel`` with the ar
 signature), so the time is the kernel's alone (CUDA events, best of ``--repeat`` after a warm-up), and
 its output is checked against PyTorch's. PyTorch's column is the nearest equivalent it has (``unfold``
 for im2col, ``fold`` for col2im, ``bernoulli_`` for the dropout mask, ...); its LRN is a composite of
-several kernels.
+several kernels. PyTorch has nothing like a Winograd transform alone, so those three rows leave its
+columns at "-" and check the kernel against its CPU twin (``minidl/functional/winograd.py``) instead.
 
 On the CPU, on small shapes, two things are checked against PyTorch (without PyTorch only the dropout
-mask's statistics are): the CPU twin that each kernel's header names, and the kernel itself, run on
-the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu`` file compiled for the host,
-every thread of a launch run in turn) where a C++ compiler is found. Times on the CPU mean nothing
-for the GPU, so none are printed.
+mask's statistics and the Winograd transforms are): the CPU twin that each kernel's header names, and
+the kernel itself, run on the CuPy stand-in of the test suite (``tests/cupy_standin``: the ``.cu``
+file compiled for the host, every thread of a launch run in turn) where a C++ compiler is found. The
+Winograd transforms' twins are checked against the transforms written out tile by tile (einsum,
+float64), and their kernels on the stand-in against the twins. Times on the CPU mean nothing for the
+GPU, so none are printed.
 """
 import argparse
 import os
@@ -34,6 +37,7 @@ sys.path.insert(0, ROOT)
 import minidl  # noqa: E402
 import minidl.functional as F  # noqa: E402
 from minidl import backend  # noqa: E402
+from minidl.functional import winograd  # noqa: E402
 from minidl.functional.im2col import Geometry, col2im, im2col  # noqa: E402
 from ops import Timer  # noqa: E402
 
@@ -47,9 +51,6 @@ except ImportError:
 KNOWN_PEAKS = {"H200": 4.8e12, "H100 SXM": 3.35e12, "H100 PCIe": 2.0e12, "H100": 3.35e12,
                "A100-SXM4-80GB": 2.039e12, "A100": 1.555e12}
 TOLERANCE = 1e-5
-# Kernels this script does not run yet, and why: PyTorch has no kernel for a Winograd transform alone.
-NOT_COVERED = {name: "not covered yet (a Winograd transform; PyTorch has none to compare)"
-               for name in ("winograd_input", "winograd_output", "winograd_grad_tiles")}
 DROPOUT_P = 0.5
 
 
@@ -136,8 +137,20 @@ class Autograd:
         return self.leaf.grad
 
 
-# A case is (kernel function, run minidl, run PyTorch or None, compare(ours, theirs) -> error, bytes
-# moved). "Run minidl" launches the kernel on the GPU and runs its CPU twin on the CPU.
+class CpuTwin:
+    """The reference of a kernel that PyTorch has no equivalent for (a Winograd transform alone): the
+    kernel's CPU twin where the kernel ran, and where the twin itself ran, the transform written out tile
+    by tile. It checks the result; there is nothing of PyTorch's to time beside it."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __call__(self):
+        return self.run()
+
+
+# A case is (kernel function, run minidl, run PyTorch (or a CpuTwin) or None, compare(ours, theirs) ->
+# error, bytes moved). "Run minidl" launches the kernel on the GPU and runs its CPU twin on the CPU.
 
 def im2col_case(b, n, c, size, k, stride, pad):
     x = b.randn(n, c, size, size)
@@ -303,17 +316,91 @@ def dropout_case(b, elements):
     return "dropout_mask", ours, theirs, statistics, mask.nbytes
 
 
+def _relative_error(ours, theirs):
+    """The largest absolute difference over the largest magnitude of the reference (at least 1): the
+    Winograd transforms add up to (m + 2)^2 terms with coefficients up to 5 for m = 4."""
+    scale = max(1.0, float(np.max(np.abs(_host(theirs)), initial=0.0)))
+    return _error(ours, theirs) / scale
+
+
+def _tiles(a, pad, counts, m):
+    """(N, C, TH, TW, t, t): the t x t tiles, m apart, of ``a`` zero-padded by ``pad`` at the top left
+    (and as far as the last tile needs at the bottom right); t = m + 2 for the input, m for the output."""
+    n, c, h, w = a.shape
+    t = m + 2 if pad else m
+    padded = np.zeros((n, c, counts[0] * m + t - m, counts[1] * m + t - m))
+    padded[:, :, pad:pad + h, pad:pad + w] = _host(a)
+    return np.lib.stride_tricks.sliding_window_view(padded, (t, t), axis=(2, 3))[:, :, ::m, ::m]
+
+
+def winograd_cases(b, n, c, size, m):
+    """The three transforms of F(m x m, 3 x 3) for a 3x3 convolution with padding 1 (size x size in and
+    out, C channels in and out). Each is checked against its CPU twin in ``minidl/functional/winograd.py``;
+    the twin itself (CPU mode) against the transform written out with einsum, in float64:
+
+        input   V[(a, b), c, (n, th, tw)] = sum_ij BT[a, i] BT[b, j] x_pad[n, c, th m + i, tw m + j]
+        output  Y[n, c, th m + r, tw m + s] = sum_ab AT[r, a] AT[s, b] M[(a, b), c, (n, th, tw)]
+        grad    dM[(a, b), (n, th, tw), c] = sum_rs AT[r, a] AT[s, b] dy[n, c, th m + r, tw m + s]
+    """
+    t2, counts = (m + 2) ** 2, winograd._tile_counts((size, size), m)
+    tiles = n * counts[0] * counts[1]
+    bt, at = (np.array(winograd.MATRICES[m][k], dtype=np.float64) for k in ("BT", "AT"))
+    kb, _, ka = (b.xp.asarray(k) for k in winograd.transforms(m, np.float32))
+    x, prod, gy = b.randn(n, c, size, size), b.randn(t2, c, tiles), b.randn(n, c, size, size)
+    v, y, dm = (b.xp.zeros(shape, dtype=np.float32) for shape in ((t2, c, tiles), (n, c, size, size),
+                                                                  (t2, tiles, c)))
+    sizes = _i32(n, c, size, size)
+
+    def input_twin():
+        return winograd._transformed_input(_host(x), (1, 1), counts, m).copy()
+
+    def output_twin():
+        out = np.empty((n, c, size, size), dtype=np.float32)
+        winograd._transformed_output(_host(prod), out, counts, m)
+        return out
+
+    def grad_twin():
+        return winograd._output_gradient_tiles(_host(gy), counts, m).copy()
+
+    def input_formula():
+        return np.einsum("ai,bj,nchwij->abcnhw", bt, bt, _tiles(x, 1, counts, m)).reshape(t2, c, tiles)
+
+    def output_formula():
+        products = _host(prod).astype(np.float64).reshape(m + 2, m + 2, c, n, *counts)
+        full = np.einsum("ra,sb,abcnhw->nchrws", at, at, products)
+        return full.reshape(n, c, counts[0] * m, counts[1] * m)[:, :, :size, :size]
+
+    def grad_formula():
+        return np.einsum("ra,sb,nchwrs->abnhwc", at, at, _tiles(gy, 0, counts, m)).reshape(t2, tiles, c)
+
+    def case(name, inputs, output, twin, formula, geometry):
+        """The kernel ``name`` (arguments: inputs, output, its size, sizes, geometry) and its reference:
+        its twin where the kernel runs, the formula where the twin itself runs."""
+        def ours():
+            if not b.gpu:
+                return twin()
+            b.launch(name, name, output.size, *inputs, output, np.int64(output.size), *sizes, *_i32(*geometry))
+            return output
+
+        nbytes = sum(a.nbytes for a in inputs) + output.nbytes
+        return name, ours, CpuTwin(twin if b.gpu else formula), _relative_error, nbytes
+
+    return [case("winograd_input", (x, kb), v, input_twin, input_formula, (1, 1, *counts, m)),
+            case("winograd_output", (prod, ka), y, output_twin, output_formula, (*counts, m)),
+            case("winograd_grad_tiles", (gy, ka), dm, grad_twin, grad_formula, (*counts, m))]
+
+
 def cases(b, big):
     """Every kernel function, at a GPU-sized shape (``big``) or a small one for the CPU check."""
     if big:
         found = [im2col_case(b, 32, 64, 56, 3, 1, 1), col2im_case(b, 32, 64, 56, 3, 1, 1)]
         found += max_pool_cases(b, 64, 64, 112, 3, 2, 1) + avg_pool_cases(b, 64, 64, 112, 3, 2, 1)
         found += adaptive_max_pool_cases(b, 64, 512, 28, 7) + lrn_cases(b, 64, 96, 55, 5)
-        return found + [dropout_case(b, 64 * 2**20)]
+        return found + [dropout_case(b, 64 * 2**20)] + winograd_cases(b, 32, 64, 56, 4)
     found = [im2col_case(b, 2, 3, 9, 3, 2, 1), col2im_case(b, 2, 3, 9, 3, 2, 1)]
     found += max_pool_cases(b, 2, 3, 9, 3, 2, 1) + avg_pool_cases(b, 2, 3, 9, 3, 2, 1)
     found += adaptive_max_pool_cases(b, 2, 3, 10, 4) + lrn_cases(b, 2, 7, 5, 5)
-    return found + [dropout_case(b, 40_000)]
+    return found + [dropout_case(b, 40_000)] + winograd_cases(b, 2, 3, 9, 4)
 
 
 def peak_bandwidth(name, override):
@@ -376,9 +463,10 @@ def run_cpu(b):
             module.uninstall()
     reference = ("PyTorch " + torch.__version__ if torch else
                  "nothing but the dropout statistics (PyTorch is not installed)")
-    print(f"CPU, small shapes, checked against {reference}: each kernel's CPU twin (named in its .cu "
-          "header) and " + ("the kernel itself, compiled for the host and run on the CuPy stand-in"
-                            if module is not None else f"not the kernel itself ({why})"))
+    print(f"CPU, small shapes, checked against {reference} (the Winograd transforms: twin against the "
+          "formula, kernel against twin): each kernel's CPU twin (named in its .cu header) and "
+          + ("the kernel itself, compiled for the host and run on the CuPy stand-in"
+             if module is not None else f"not the kernel itself ({why})"))
     print(f"{'kernel':30s} {'CPU twin':>24s} {'kernel on the stand-in':>24s}")
     failed = []
     for name, error in twins:
@@ -387,8 +475,6 @@ def run_cpu(b):
         if twin_failed or kernel_failed:
             failed.append(name)
         print(f"{name:30s} {twin_shown:>24s} {kernel_shown:>24s}")
-    for name, why in NOT_COVERED.items():
-        print(f"{name:30s} {why}")
     return failed
 
 
@@ -412,14 +498,12 @@ def run_gpu(b, repeat, peak_gbs, big=True):
         rate = nbytes / ms / 1e6
         row = f"{name:30s} {nbytes / 1e6:9.1f} {ms:10.3f} {rate:7.0f} "
         row += f"{100 * rate * 1e9 / peak:6.0f}% " if peak else f"{'-':>7s} "
-        if theirs is not None:
+        if theirs is not None and not isinstance(theirs, CpuTwin):
             torch_ms = torch_timer(theirs, repeat)
             row += f"{torch_ms:11.3f} {nbytes / torch_ms / 1e6:7.0f} {ms / torch_ms:5.2f}x "
         else:
             row += f"{'-':>11s} {'-':>7s} {'-':>6s} "
         print(row + shown)
-    for name, why in NOT_COVERED.items():
-        print(f"{name:30s} {why}")
     return failed
 
 

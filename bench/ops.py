@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minidl  # noqa: E402
 import minidl.functional as F  # noqa: E402
+from cpu_threads import default_threads, set_cpu_threads, thread_modes  # noqa: E402
 
 # the CPU clock: wall time, or with --cpu-time the process's CPU time (with one thread that is the work
 # done, which other processes' load on a shared machine does not stretch; with more it sums the threads)
@@ -134,31 +135,6 @@ def time_interleaved(steps, repeat):
     return best
 
 
-def thread_modes(value):
-    """--threads: 'both' (each library's default, then one thread), 'default', or a number for both."""
-    if value == "both":
-        return [None, 1]
-    if value == "default":
-        return [None]
-    try:
-        n = int(value)
-    except ValueError:
-        raise SystemExit(f"ops: --threads expects 'both', 'default' or a positive int, got {value!r}") from None
-    if n < 1:
-        raise SystemExit(f"ops: --threads expects a positive int, got {n}")
-    return [n]
-
-
-def set_cpu_threads(mode, defaults):
-    """Each library at its own default (mode None) or both at ``mode`` threads; returns a label."""
-    ours, theirs = defaults if mode is None else (mode, mode)
-    minidl.set_num_threads(ours)
-    if torch is not None:
-        torch.set_num_threads(theirs)
-    label = "default threads" if mode is None else f"{mode} thread(s)"
-    return f"{label}: minidl {ours}" + (f", PyTorch {theirs}" if torch is not None else "")
-
-
 def run_cases(args, device, timer, torch_timer):
     """One table: a row per case, returning {name: ratio}."""
     rng = np.random.default_rng(0)
@@ -224,8 +200,8 @@ def main(argv=None):
         timer = torch_timer = Timer("cpu", None, None)
         if torch is None:
             torch_timer = None
-        modes = thread_modes(args.threads)
-    defaults = (minidl.get_num_threads(), torch.get_num_threads() if torch is not None else None)
+        modes = thread_modes(args.threads, "ops")
+    defaults = default_threads(torch)
 
     reference = "PyTorch " + torch.__version__ if torch_timer is not None else "PyTorch (not installed)"
     load = f", load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores" if args.device == "cpu" else ""
@@ -235,11 +211,11 @@ def main(argv=None):
     tables = []
     for mode in modes:
         if args.device == "cpu":
-            print("\n== " + set_cpu_threads(mode, defaults) + " ==")
+            print("\n== " + set_cpu_threads(mode, defaults, torch) + " ==")
         tables.append(("default" if mode is None else f"{mode} thread(s)", run_cases(args, args.device, timer,
                                                                                      torch_timer)))
     if args.device == "cpu":
-        set_cpu_threads(None, defaults)
+        set_cpu_threads(None, defaults, torch)
     if len(tables) > 1 and tables[0][1]:
         print("\n== ratio minidl / PyTorch ==")
         print(f"{'op':36s} " + " ".join(f"{label:>14s}" for label, _ in tables))

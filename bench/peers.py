@@ -94,27 +94,39 @@ def time_minidl(repeat):
 # ----------------------------------------------------------------------------- peers (their own venv)
 
 
+def time_chainer_like(repeat, F, Variable, conv, pool, model, opt, as_grad):
+    """The three cases in an engine of Chainer's design (DeZero follows it): ``Variable``s with
+    ``cleargrad``, an output gradient set on ``y.grad`` before ``y.backward()``, ``model.cleargrads()``
+    and ``opt.update()``. ``conv(x, w)`` and ``pool(x)`` are the engine's calls for the two ops;
+    ``as_grad`` wraps an array the way the engine wants ``y.grad``."""
+    d = data()
+    x, w, px = Variable(d["conv_x"]), Variable(d["conv_w"]), Variable(d["pool_x"])
+
+    def conv_step():
+        x.cleargrad()
+        w.cleargrad()
+        y = conv(x, w)
+        y.grad = as_grad(d["conv_g"])
+        y.backward()
+
+    def pool_step():
+        px.cleargrad()
+        y = pool(px)
+        y.grad = as_grad(d["pool_g"])
+        y.backward()
+
+    def cnn_step():
+        model.cleargrads()
+        F.softmax_cross_entropy(model(d["cnn_x"]), d["cnn_y"]).backward()
+        opt.update()
+
+    return dict(zip(CASES, (best_ms(f, repeat) for f in (conv_step, pool_step, cnn_step))))
+
+
 def time_chainer(repeat):
     import chainer
     import chainer.functions as F
     import chainer.links as L
-
-    d = data()
-    x, w = chainer.Variable(d["conv_x"]), chainer.Variable(d["conv_w"])
-    px = chainer.Variable(d["pool_x"])
-
-    def conv():
-        x.cleargrad()
-        w.cleargrad()
-        y = F.convolution_2d(x, w, pad=1)
-        y.grad = d["conv_g"]
-        y.backward()
-
-    def pool():
-        px.cleargrad()
-        y = F.max_pooling_2d(px, 3, stride=2, pad=1, cover_all=False)
-        y.grad = d["pool_g"]
-        y.backward()
 
     class SmallCNN(chainer.Chain):
         def __init__(self):
@@ -132,36 +144,16 @@ def time_chainer(repeat):
     model = SmallCNN()
     opt = chainer.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM)
     opt.setup(model)
-
-    def cnn():
-        model.cleargrads()
-        F.softmax_cross_entropy(model(d["cnn_x"]), d["cnn_y"]).backward()
-        opt.update()
-
-    return dict(zip(CASES, (best_ms(f, repeat) for f in (conv, pool, cnn))))
+    return time_chainer_like(repeat, F, chainer.Variable,
+                             conv=lambda x, w: F.convolution_2d(x, w, pad=1),
+                             pool=lambda x: F.max_pooling_2d(x, 3, stride=2, pad=1, cover_all=False),
+                             model=model, opt=opt, as_grad=lambda g: g)
 
 
 def time_dezero(repeat):
     import dezero
     import dezero.functions as F
     import dezero.layers as L
-
-    d = data()
-    x, w = dezero.Variable(d["conv_x"]), dezero.Variable(d["conv_w"])
-    px = dezero.Variable(d["pool_x"])
-
-    def conv():
-        x.cleargrad()
-        w.cleargrad()
-        y = F.conv2d(x, w, pad=1)
-        y.grad = dezero.Variable(d["conv_g"])
-        y.backward()
-
-    def pool():
-        px.cleargrad()
-        y = F.pooling(px, 3, stride=2, pad=1)
-        y.grad = dezero.Variable(d["pool_g"])
-        y.backward()
 
     class SmallCNN(dezero.Model):
         def __init__(self):
@@ -177,13 +169,10 @@ def time_dezero(repeat):
 
     model = SmallCNN()
     opt = dezero.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM).setup(model)
-
-    def cnn():
-        model.cleargrads()
-        F.softmax_cross_entropy(model(d["cnn_x"]), d["cnn_y"]).backward()
-        opt.update()
-
-    return dict(zip(CASES, (best_ms(f, repeat) for f in (conv, pool, cnn))))
+    return time_chainer_like(repeat, F, dezero.Variable,
+                             conv=lambda x, w: F.conv2d(x, w, pad=1),
+                             pool=lambda x: F.pooling(x, 3, stride=2, pad=1),
+                             model=model, opt=opt, as_grad=dezero.Variable)
 
 
 def child(repeat):

@@ -38,6 +38,7 @@ sys.path.insert(0, HERE)
 
 import minidl  # noqa: E402
 import minidl.functional as F  # noqa: E402
+from cpu_threads import default_threads, set_cpu_threads, thread_modes  # noqa: E402
 import nets  # noqa: E402
 
 try:
@@ -338,30 +339,6 @@ def select_cases(args):
             for name, options, batch, size, classes in cases]
 
 
-def thread_modes(value):
-    """--threads: 'both' (each library's default, then one thread), 'default', or a number for both."""
-    if value == "both":
-        return [None, 1]
-    if value == "default":
-        return [None]
-    try:
-        n = int(value)
-    except ValueError:
-        raise SystemExit(f"train_step: --threads expects 'both', 'default' or a positive int, got {value!r}") from None
-    if n < 1:
-        raise SystemExit(f"train_step: --threads expects a positive int, got {n}")
-    return [n]
-
-
-def set_cpu_threads(mode, defaults):
-    ours, theirs = defaults if mode is None else (mode, mode)
-    minidl.set_num_threads(ours)
-    if torch is not None:
-        torch.set_num_threads(theirs)
-    label = "default threads" if mode is None else f"{mode} thread(s)"
-    return f"{label}: minidl {ours}" + (f", PyTorch {theirs}" if torch is not None else "")
-
-
 def rss_child(library, case, warmup):
     """In a process of its own: build one library's runner, run the step, print the peak RSS in bytes
     (the kernel's VmHWM of this process image: ``ru_maxrss`` would carry the parent's peak over exec)."""
@@ -421,21 +398,24 @@ def main(argv=None):
             torch.backends.cudnn.benchmark = True
     else:
         minidl.manual_seed(0)
-    defaults = (minidl.get_num_threads(), torch.get_num_threads() if torch is not None else None)
+    defaults = default_threads(torch)
     reference = f"PyTorch {torch.__version__}" if with_torch else "PyTorch (not installed or not asked for)"
     where = _describe_device(cuda)
     print(f"minidl {minidl.__version__} vs {reference} on {where}; {steps} timed steps after {warmup} "
           f"warm-up, median ({'CPU' if args.cpu_time else 'wall'} time); SGD lr {LR} momentum {MOMENTUM}, "
           "float32", flush=True)
     cases = select_cases(args)
-    settings = {"off": [False], "on": [True], "both": [False, True]}[args.tf32] if cuda else thread_modes(args.threads)
+    if cuda:
+        settings = {"off": [False], "on": [True], "both": [False, True]}[args.tf32]
+    else:
+        settings = thread_modes(args.threads, "train_step")
     tables = []
     for setting in settings:
         if cuda:
             set_tf32(setting)
             mode = "TF32 on" if setting else "TF32 off"
         else:
-            mode = set_cpu_threads(setting, defaults)
+            mode = set_cpu_threads(setting, defaults, torch)
         rows = []
         for case in cases:
             row = run_case(case, args.device, warmup, steps, with_torch)
@@ -447,7 +427,7 @@ def main(argv=None):
     if cuda:
         set_tf32(False)
     else:
-        set_cpu_threads(None, defaults)
+        set_cpu_threads(None, defaults, torch)
         if args.memory:
             tables.append(memory_table(cases, args))
     print("\n".join(tables))

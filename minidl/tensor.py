@@ -40,6 +40,15 @@ def _dtype_or_none(dtype):
     return None if dtype is None else np.dtype(dtype)
 
 
+def _to(target):
+    """The method ``t.to(target)`` under a name of its own (``Tensor.float``, ``Tensor.cpu``, ...)."""
+    def convert(self):
+        return self.to(target)
+
+    convert.__doc__ = f"``self.to({str(target)!r})``: differentiable, a no-op when already there."
+    return convert
+
+
 class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
     """An array with an optional gradient and a link to the op that produced it."""
 
@@ -63,28 +72,27 @@ class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
             array = array.astype(dtype)
         if device is not None:
             array = backend.to_device(array, device)
+        self._fresh(array)
+        if isinstance(data, Tensor) and array is data.data:
+            share_counter(self, data)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _fresh(self, array):
+        """Hold ``array`` with no gradient, no history and a version counter of its own."""
         self.data = array
         self.grad = None
         self._ctx = None
         self._out_index = 0
         self._retain_grad = False
         self._version_counter = VersionCounter()
-        if isinstance(data, Tensor) and array is data.data:
-            share_counter(self, data)
         self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
 
     @classmethod
     def _wrap(cls, array):
+        """A tensor around ``array`` as it is (no copy, no dtype or device change): how ops return results."""
         t = cls.__new__(cls)
-        t.data = array
-        t.grad = None
-        t._ctx = None
-        t._out_index = 0
-        t._retain_grad = False
-        t._version_counter = VersionCounter()
-        t.requires_grad = False
+        t._fresh(array)
         return t
 
     # ----------------------------------------------------------------- properties
@@ -183,29 +191,15 @@ class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
             out = arithmetic.Cast.apply(out, dtype=dtype)
         return out
 
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self):
-        return self.to("cuda")
-
-    def float(self):
-        return self.to(float32)
-
-    def double(self):
-        return self.to(float64)
-
-    def half(self):
-        return self.to(float16)
-
-    def long(self):
-        return self.to(int64)
-
-    def int(self):
-        return self.to(int32)
-
-    def bool(self):
-        return self.to(bool_)
+    # PyTorch's shorthands for ``to``: ``t.float()`` is ``t.to(float32)``, ``t.cuda()`` is ``t.to("cuda")``
+    cpu = _to("cpu")
+    cuda = _to("cuda")
+    float = _to(float32)
+    double = _to(float64)
+    half = _to(float16)
+    long = _to(int64)
+    int = _to(int32)
+    bool = _to(bool_)
 
     def type(self, dtype):
         return self.to(dtype)

@@ -63,8 +63,9 @@ def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
     out = capsys.readouterr().out
     assert "CPU twin" in out
     rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
-    assert sorted(rows) == kernel_functions()
-    rows = {name: row for name, row in rows.items() if name not in kernels_bench.NOT_COVERED}
+    assert sorted(rows) == kernel_functions()  # every kernel covered
+    winograd = [name for name in rows if name.startswith("winograd_")]
+    assert len(winograd) == 3 and not any("not checked" in rows[name] for name in winograd)
     if kernels_bench.torch is not None:
         assert not any("not checked" in row for row in rows.values())
     module, why = kernels_bench.standin()
@@ -81,6 +82,15 @@ def test_a_wrong_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
     monkeypatch.setattr(kernels_bench, "im2col", lambda x, g: original(x, g) * 2)
     assert kernels_bench.main([]) == 1
     assert "FAILED: im2col" in capsys.readouterr().out
+
+
+def test_a_wrong_winograd_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
+    """The Winograd twins are checked against the transform written out tile by tile, without PyTorch."""
+    original = kernels_bench.winograd._output_gradient_tiles
+    monkeypatch.setattr(kernels_bench.winograd, "_output_gradient_tiles",
+                        lambda y, counts, m: original(y, counts, m) * 1.01)
+    assert kernels_bench.main([]) == 1
+    assert "FAILED: winograd_grad_tiles" in capsys.readouterr().out
 
 
 def test_bad_repeat_is_refused(kernels_bench):
@@ -119,8 +129,7 @@ def test_gpu_launches_pass_what_each_kernel_declares(kernels_bench, monkeypatch)
         function, (file, n, args)))
     for name, ours, *_ in kernels_bench.cases(bench, big=False):
         ours()
-    signatures = {name: kinds for name, kinds in kernel_signatures().items()
-                  if name not in kernels_bench.NOT_COVERED}
+    signatures = kernel_signatures()
     assert sorted(launched) == sorted(signatures)
     for function, (file, n, args) in launched.items():
         expected_file, kinds = signatures[function]
@@ -159,7 +168,10 @@ def test_gpu_table_gives_bandwidth_beside_the_peak(kernels_bench, monkeypatch, c
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()
             and line.split()[0] in kernel_functions()}
     assert sorted(rows) == kernel_functions()
-    assert all(rows[name][1:4] == ["not", "covered", "yet"] for name in kernels_bench.NOT_COVERED)
+    # PyTorch has no Winograd transform alone: its three columns are "-", the kernel checked against its twin
+    winograd = [name for name in rows if name.startswith("winograd_")]
+    assert len(winograd) == 3
+    assert all(rows[name][5:8] == ["-", "-", "-"] and float(rows[name][3]) > 0 for name in winograd)
     # im2col of (2, 3, 9, 9) at 3x3 / 2, padding 1: 486 floats in, 27 * 50 = 1350 out, 7344 bytes in
     # 1e-4 ms: 73.4 GB/s, 2% of 3352 GB/s
     megabytes, ms, rate, share = rows["im2col"][1:5]

@@ -3,11 +3,12 @@
 AdaBoost with decision stumps). Array code on NumPy or CuPy, one file per method, each opening with its
 formulas:
 
-    hog.py    histograms of oriented gradients (Dalal & Triggs 2005)
-    sift.py   dense SIFT descriptors (Lowe 2004)
-    bow.py    k-means codebook, word histograms, spatial pyramid (Csurka 2004, Lazebnik 2006)
-    svm.py    multi-class linear SVM on minidl's autograd (Weston & Watkins 1999)
-    boost.py  AdaBoost / SAMME with decision stumps (Freund & Schapire 1997, Zhu et al. 2009)
+    gradients.py  the input check and centred-difference image gradients both features use
+    hog.py        histograms of oriented gradients (Dalal & Triggs 2005)
+    sift.py       dense SIFT descriptors (Lowe 2004)
+    bow.py        k-means codebook, word histograms, spatial pyramid (Csurka 2004, Lazebnik 2006)
+    svm.py        multi-class linear SVM on minidl's autograd (Weston & Watkins 1999)
+    boost.py      AdaBoost / SAMME with decision stumps (Freund & Schapire 1997, Zhu et al. 2009)
 """
 from . import boost, bow, hog, sift, svm  # noqa: F401
 from .boost import AdaBoost  # noqa: F401

@@ -22,31 +22,15 @@ bins and over the cell offsets inside a block, never over images or pixels.
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
-
-
-def _array(images):
-    a = images.data if isinstance(images, Tensor) else images
-    if a.ndim == 3:
-        a = a[None]
-    if a.ndim != 4:
-        raise ValueError(f"hog: expected images of shape (N, C, H, W) or (C, H, W), got {tuple(a.shape)}")
-    xp = backend.get_array_module(a)
-    if a.dtype.kind != "f":
-        raise TypeError(f"hog: expected floating-point images, got {a.dtype}")
-    return xp, a
+from .gradients import centred_differences, image_batch
 
 
 def image_gradients(images):
-    """Per-pixel gradient magnitude and unsigned orientation in degrees [0, 180), each (N, H, W).
-
-    Centred differences inside; at the border the image is extended by its edge pixels, so a border
-    pixel sees a one-sided difference of half the size rather than a false edge against zero.
-    """
-    xp, a = _array(images)
-    p = xp.pad(a, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-    gx = p[:, :, 1:-1, 2:] - p[:, :, 1:-1, :-2]
-    gy = p[:, :, 2:, 1:-1] - p[:, :, :-2, 1:-1]
+    """Per-pixel gradient magnitude and unsigned orientation in degrees [0, 180), each (N, H, W), from
+    the centred differences of every channel (``gradients.centred_differences``)."""
+    a = image_batch(images, "hog")
+    xp = backend.get_array_module(a)
+    gx, gy = centred_differences(a)
     mag = xp.sqrt(gx * gx + gy * gy)
     strongest = xp.argmax(mag, axis=1)[:, None]
     gx = xp.take_along_axis(gx, strongest, axis=1)[:, 0]
@@ -118,8 +102,7 @@ def hog(images, cell_size=8, block_size=2, n_bins=9, eps=1e-6, clip=0.2):
 
     A 32x32 image with the defaults has 4x4 cells, 3x3 blocks, D = 3 * 3 * 4 * 9 = 324.
     """
-    xp, a = _array(images)
-    magnitude, orientation = image_gradients(a)
+    magnitude, orientation = image_gradients(images)
     cells = cell_histograms(magnitude, orientation, cell_size, n_bins)
     blocks = block_normalize(cells, block_size, eps, clip)
     return blocks.reshape(blocks.shape[0], -1)

@@ -32,7 +32,7 @@ over the 8 bins and over the scales, never over images, pixels or descriptors.
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from .gradients import centred_differences, image_batch
 from .hog import l2_normalize
 
 N_CELLS = 4
@@ -40,22 +40,13 @@ N_BINS = 8
 
 
 def _gray(images):
-    a = images.data if isinstance(images, Tensor) else images
-    if a.ndim == 3:
-        a = a[None]
-    if a.ndim != 4:
-        raise ValueError(f"dense_sift: expected images of shape (N, C, H, W) or (C, H, W), got {tuple(a.shape)}")
-    if a.dtype.kind != "f":
-        raise TypeError(f"dense_sift: expected floating-point images, got {a.dtype}")
-    return a.mean(axis=1)
+    return image_batch(images, "dense_sift").mean(axis=1)
 
 
 def gradients(gray):
     """Magnitude and signed orientation in radians [0, 2 pi) of (N, H, W) intensities, each (N, H, W)."""
     xp = backend.get_array_module(gray)
-    p = xp.pad(gray, ((0, 0), (1, 1), (1, 1)), mode="edge")
-    gx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]
-    gy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]
+    gx, gy = centred_differences(gray)
     theta = xp.mod(xp.arctan2(gy, gx), 2 * np.pi)
     # mod can return 2 pi itself for tiny negative angles in floating point; that is the same as 0.
     theta = xp.where(theta >= 2 * np.pi, 0.0, theta).astype(gray.dtype)

@@ -150,19 +150,27 @@ def tanh(input):
     return Tanh.apply(input)
 
 
-class Softmax(Function):
+class _SoftmaxLike(Function):
+    """softmax and log-softmax along ``dim``: both first subtract the maximum along ``dim`` (which leaves
+    the result unchanged and keeps every exponent <= 0), then ``normalise`` the shifted values. The output
+    is kept for backward."""
+
     def forward(self, x, dim):
-        xp = backend.get_array_module(x)
         self.dim = dim
         if x.size == 0:
             self.y = x.copy()
-            return self.y
-        # subtracting the maximum leaves the ratio unchanged and keeps every exponent <= 0
-        y = x - x.max(axis=dim, keepdims=True)
-        xp.exp(y, out=y)
-        y /= y.sum(axis=dim, keepdims=True)
-        self.y = y
-        return y
+        else:
+            self.y = self.normalise(x - x.max(axis=dim, keepdims=True), dim)
+        return self.y
+
+
+class Softmax(_SoftmaxLike):
+    def normalise(self, z, dim):
+        """e^z / sum(e^z), in place in the shifted copy."""
+        xp = backend.get_array_module(z)
+        xp.exp(z, out=z)
+        z /= z.sum(axis=dim, keepdims=True)
+        return z
 
     def backward(self, g):
         y = self.y
@@ -172,16 +180,11 @@ class Softmax(Function):
         return gy
 
 
-class LogSoftmax(Function):
-    def forward(self, x, dim):
-        xp = backend.get_array_module(x)
-        self.dim = dim
-        if x.size == 0:
-            self.y = x.copy()
-            return self.y
-        z = x - x.max(axis=dim, keepdims=True)
+class LogSoftmax(_SoftmaxLike):
+    def normalise(self, z, dim):
+        """z - log(sum(e^z)): computed from the shifted values, never as log of a softmax that can be 0."""
+        xp = backend.get_array_module(z)
         z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
-        self.y = z
         return z
 
     def backward(self, g):

@@ -212,6 +212,28 @@ def _bytes_per_sample(channels, counts, m, itemsize):
     return 4 * (m + 2) ** 2 * channels * counts[0] * counts[1] * itemsize
 
 
+def _transformed_output(prod, out, counts, m):
+    """Y = A^T M A for every tile, written into ``out`` (N, C_out, OH, OW): ``prod`` holds M, the
+    channel-reduced products U ⊙ V, as (t^2, C_out, N * TH * TW) (any grouping of C_out). GPU:
+    ``kernels/winograd_output.cu``; here one GEMM with A^T ⊗ A^T and a strided copy per tile position."""
+    xp = backend.get_array_module(out)
+    ka = transforms(m, out.dtype if xp is np else _acc(out.dtype), xp)[2]
+    n, c_out, oh, ow = out.shape
+    if xp is not np:
+        kernel = backend.load_kernel("winograd_output", "winograd_output", out.dtype)
+        i32 = np.int32
+        backend.launch(kernel, out.size, (prod, ka, out, np.int64(out.size), i32(n), i32(c_out), i32(oh), i32(ow),
+                                          i32(counts[0]), i32(counts[1]), i32(m)))
+        return
+    y = scratch("untransformed", (m, m, c_out, n) + counts, out.dtype)
+    np.matmul(ka, prod.reshape(ka.shape[1], -1), out=y.reshape(m * m, -1))
+    for r in range(m):
+        rows = -(-(oh - r) // m)
+        for s in range(m):
+            cols = -(-(ow - s) // m)
+            out[:, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
+
+
 def _forward(x, u, pad_top_left, out_size, groups, m):
     """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size)."""
     xp = backend.get_array_module(x)
@@ -219,28 +241,13 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
     t2, _, c_og, c_g = u.shape
     c_out = c_og * groups
     counts = _tile_counts(out_size, m)
-    ka = transforms(m, x.dtype if xp is np else _acc(x.dtype), xp)[2]
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
 
     def work(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
         prod = scratch("products", (t2, groups, c_og, v.shape[2]), v.dtype, xp)
         xp.matmul(u, v.reshape(t2, groups, c_g, -1), out=prod)
-        if xp is not np:
-            kernel = backend.load_kernel("winograd_output", "winograd_output", x.dtype)
-            i32 = np.int32
-            target = out[a:b]
-            backend.launch(kernel, target.size, (prod, ka, target, np.int64(target.size), i32(b - a), i32(c_out),
-                                                 i32(out_size[0]), i32(out_size[1]), i32(counts[0]),
-                                                 i32(counts[1]), i32(m)))
-            return
-        y = scratch("untransformed", (m, m, c_out, b - a) + counts, x.dtype)
-        np.matmul(ka, prod.reshape(t2, -1), out=y.reshape(m * m, -1))
-        for r in range(m):
-            rows = -(-(out_size[0] - r) // m)
-            for s in range(m):
-                cols = -(-(out_size[1] - s) // m)
-                out[a:b, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
+        _transformed_output(prod, out[a:b], counts, m)
 
     for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     return out

@@ -6,8 +6,9 @@
 //
 // where KA = A^T ⊗ A^T (m^2 x t^2, t = m + 2) is the Kronecker form of Y = A^T M A for one tile and M
 // holds the channel-reduced products U ⊙ V of every tile. Each thread writes its own pixel, summing in
-// a fixed order: no atomics, the same bits every run. The CPU twin is one GEMM with KA and a strided
-// copy per tile position (`minidl/functional/winograd.py::_forward`).
+// a fixed order: no atomics, the same bits every run. The CPU twin is the NumPy branch of
+// `minidl/functional/winograd.py::_transformed_output` (one GEMM with KA and a strided copy per tile
+// position).
 
 extern "C" __global__ void winograd_output(
     const acc_t* __restrict__ prod, const acc_t* __restrict__ ka, scalar_t* __restrict__ out,

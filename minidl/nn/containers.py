@@ -13,7 +13,32 @@ def _index(idx, size, who):
     return idx % size
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """What ``Sequential`` and ``ModuleList`` share: children in order; ``append`` names a new child by
+    its position ('0', '1', ...), and a removal renumbers the rest so that no name is used twice."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+
+class Sequential(_Numbered):
     """Runs its modules one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Children are named '0', '1', ... or by the keys of an ``OrderedDict`` passed as the only argument;
@@ -30,12 +55,6 @@ class Sequential(Module):
             for i, module in enumerate(args):
                 self.add_module(str(i), module)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(collections.OrderedDict(list(self._modules.items())[idx]))
@@ -46,22 +65,10 @@ class Sequential(Module):
         self.add_module(key, module)
 
     def __delitem__(self, idx):
-        # renumbered afterwards, as PyTorch does, so that ``append`` never reuses a name
+        # renumbered afterwards, as PyTorch does
         keys = list(self._modules)
         doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]
-        kept = [m for k, m in self._modules.items() if k not in doomed]
-        self._modules.clear()
-        for i, m in enumerate(kept):
-            self.add_module(str(i), m)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
+        self._renumber([m for k, m in self._modules.items() if k not in doomed])
 
     def forward(self, x):
         for module in self:
@@ -69,24 +76,13 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules whose parameters belong to the parent (a plain Python list would hide them)."""
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def _renumber(self, modules):
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -103,15 +99,6 @@ class ModuleList(Module):
         else:
             del modules[_index(idx, len(self), "ModuleList")]
         self._renumber(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
 
     def insert(self, index, module):
         modules = list(self._modules.values())

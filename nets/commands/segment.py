@@ -19,11 +19,9 @@ The defaults per dataset are ``nets.recipe.SEGMENT``; the measured runs are in t
 import argparse
 import os
 
-import minidl
-
 from .. import recipe
-from . import arguments, building, resuming, segmentation
-from .common import UserError, pick_device, prepare_out, report_files, user_errors
+from . import arguments, building, running, segmentation
+from .common import UserError, user_errors
 
 FCN_NETS = ("fcn32s", "fcn16s", "fcn8s")
 RECORDED = ("net", "data", "image_size", "num_train", "num_val", "epochs", "batch_size", "optimizer", "lr",
@@ -94,20 +92,15 @@ def settings(args):
 
 
 def run(args):
-    import nets
-    from minidl.data import DataLoader
-    from minidl.training import Trainer, TrainingDiverged
+    return running.begin(args, RECORDED, "segment", settings, _segment)
 
-    ckpt = resuming.apply(args, RECORDED, "segment") if args.resume else None
-    s = settings(args)
-    if ckpt is not None:
-        done = resuming.finished(ckpt, s["epochs"], args.resume)
-        if done:
-            print(done)
-            return 0
-    minidl.manual_seed(s["seed"])
-    device = pick_device(args.device)
-    out = prepare_out(args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}"))
+
+def _segment(args, ckpt, s, device, out):
+    """The run once begun: the data, the FCN and its starting weights (a checkpoint, or a classifier
+    pretrained here), the Trainer for the segmentation task; fit, then the scores, report and plots."""
+    import nets
+    from minidl.training import Trainer
+
     train_set, val_set, classes = building.segmentation_data(args.data, s, s["flip"], s["overlap"])
     options = {"width": s["width"], "dropout": s["dropout"], "at_once": s["at_once"]}
     if s["batch_norm"]:
@@ -123,12 +116,8 @@ def run(args):
         except KeyboardInterrupt:
             return 130
         source = os.path.join(out, "pretrain", "last.safetensors")
-    with user_errors():
-        optimizer = recipe.build_optimizer(model, s["optimizer"], s["lr"], s["momentum"], s["weight_decay"])
-        scheduler = recipe.build_scheduler(optimizer, s["schedule"], s["epochs"], s["warmup"])
-        train_loader = DataLoader(train_set, batch_size=s["batch_size"], shuffle=True,
-                                  num_workers=args.workers, generator=s["seed"])
-        val_loader = DataLoader(val_set, batch_size=s["batch_size"], num_workers=args.workers)
+    optimizer, scheduler, train_loader, val_loader = running.optimisation(
+        model, s, train_set, val_set, s["batch_size"], args.workers)
     meta = {"net": args.net, "net_options": options, "data": args.data, "image_size": s["image_size"],
             "settings": s, "init_from": source, "args": {name: s[name] for name in RECORDED}}
     loss_fn = segmentation.weighted_loss(train_set, classes, device) if s["class_weights"] == "median" else None
@@ -141,14 +130,6 @@ def run(args):
     print(f"training {args.net} ({params:,} parameters, width {s['width']:g}{start}) on {args.data} "
           f"({len(train_set)} train / {len(val_set)} val images, {s['image_size']}x{s['image_size']}) "
           f"on {device} for {s['epochs']} epochs", flush=True)
-    try:
-        with user_errors():
-            trainer.fit(s["epochs"], resume=args.resume)
-    except TrainingDiverged as e:
-        raise UserError(str(e)) from None
-    except KeyboardInterrupt:
-        return 130
-    segmentation.report(trainer, val_set)
-    report_files(out, lambda: segmentation.plots(trainer, out, val_set, device))
-    print(trainer.final_line(), flush=True)
-    return 0
+    return running.fit_and_report(trainer, s["epochs"], args.resume, out,
+                                  lambda: segmentation.plots(trainer, out, val_set, device),
+                                  scores=lambda: segmentation.report(trainer, val_set))

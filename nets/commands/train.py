@@ -12,8 +12,8 @@ import numpy as np
 import minidl
 
 from .. import recipe
-from . import arguments, building, resuming
-from .common import UserError, pick_device, prepare_out, report_files, user_errors
+from . import arguments, building, running
+from .common import UserError, user_errors
 
 # the options that shape a run, recorded in its checkpoints and read back by --resume
 RECORDED = ("net", "data", "image_size", "num_train", "num_val", "epochs", "batch_size", "optimizer", "lr",
@@ -61,27 +61,17 @@ def settings(args):
 
 
 def run(args):
-    from minidl.data import DataLoader
-    from minidl.training import Trainer, TrainingDiverged
+    return running.begin(args, RECORDED, "train", settings, _train)
 
-    ckpt = resuming.apply(args, RECORDED, "train") if args.resume else None
-    s = settings(args)
-    if ckpt is not None:
-        done = resuming.finished(ckpt, s["epochs"], args.resume)
-        if done:
-            print(done)
-            return 0
-    minidl.manual_seed(s["seed"])
-    device = pick_device(args.device)
-    out = prepare_out(args.out or os.path.join("runs", f"{args.net}-{os.path.basename(os.path.normpath(args.data))}"))
+
+def _train(args, ckpt, s, device, out):
+    """The run once begun: the data, the network, the Trainer; fit, then the report and plots."""
+    from minidl.training import Trainer
+
     train_set, val_set, classes = building.classification_data(args.data, s, args.root, args.augment)
     model, net_options = building.build_net(args.net, len(classes), s["width"], s["image_size"])
-    with user_errors():
-        optimizer = recipe.build_optimizer(model, s["optimizer"], s["lr"], s["momentum"], s["weight_decay"])
-        scheduler = recipe.build_scheduler(optimizer, s["schedule"], s["epochs"], s["warmup"])
-        train_loader = DataLoader(train_set, batch_size=s["batch_size"], shuffle=True,
-                                  num_workers=args.workers, generator=s["seed"])
-        val_loader = DataLoader(val_set, batch_size=max(s["batch_size"], 128), num_workers=args.workers)
+    optimizer, scheduler, train_loader, val_loader = running.optimisation(
+        model, s, train_set, val_set, max(s["batch_size"], 128), args.workers)
     meta = {"net": args.net, "net_options": net_options, "data": args.data, "image_size": s["image_size"],
             "settings": s, "args": {name: s[name] for name in RECORDED}}
     trainer = Trainer(model, optimizer, train_loader, val_loader, num_classes=len(classes),
@@ -92,16 +82,8 @@ def run(args):
     size = f"{s['image_size']}x{s['image_size']}" if s["image_size"] else "their own size"
     print(f"training {args.net} ({params:,} parameters) on {args.data} ({len(train_set)} train / "
           f"{len(val_set)} val images, {size}) on {device} for {s['epochs']} epochs", flush=True)
-    try:
-        with user_errors():
-            trainer.fit(s["epochs"], resume=args.resume)
-    except TrainingDiverged as e:
-        raise UserError(str(e)) from None
-    except KeyboardInterrupt:
-        return 130
-    report_files(out, lambda: _plots(trainer, out, val_loader, device))
-    print(trainer.final_line(), flush=True)
-    return 0
+    return running.fit_and_report(trainer, s["epochs"], args.resume, out,
+                                  lambda: _plots(trainer, out, val_loader, device))
 
 
 def _plots(trainer, out, val_loader, device):
