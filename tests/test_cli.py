@@ -8,23 +8,10 @@ import pytest
 from PIL import Image
 
 import minidl
+from cli_helpers import one_line_error, run, tiny
 from nets import cli
 
-TINY = ["--net", "resnet18", "--width", "0.0625", "--image-size", "16", "--num-train", "48",
-        "--num-val", "24", "--batch-size", "16", "--no-progress"]
-
-
-def run(argv, capsys):
-    code = cli.main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(code, err, *needles):
-    assert code == 2 and err.count("\n") == 1 and err.startswith("minidl: error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
+TINY = tiny(num_train=48, num_val=24)
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,11 @@ import pytest
 from PIL import Image
 
 import minidl
+from cli_helpers import one_line_error, run, tiny
 from nets import cli
 from nets.commands import graph as graph_command
 
-TINY = ["--net", "resnet18", "--width", "0.0625", "--image-size", "16", "--num-train", "32",
-        "--num-val", "16", "--batch-size", "16", "--no-progress"]
-
-
-def run(argv, capsys):
-    code = cli.main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(code, err, *words):
-    assert code == 2
-    assert err.startswith("minidl: error: ") and err.count("\n") == 1, err
-    for w in words:
-        assert w in err, err
+TINY = tiny(num_train=32, num_val=16)
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,16 @@ def test_each_kernel_names_its_cpu_twin(path):
 
 @pytest.fixture(scope="module")
 def kernels_bench():
+    """The script (``main``) and the two modules it imports: ``cases`` (bench/kernel_cases.py) and
+    ``runs`` (bench/kernel_runs.py), where the tests replace what they fake."""
     bench = ROOT / "bench"
     sys.path.insert(0, str(bench))
     try:
         spec = importlib.util.spec_from_file_location("bench_kernels", bench / "kernels.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module
+        return types.SimpleNamespace(main=module.main, cases=sys.modules["kernel_cases"],
+                                     runs=sys.modules["kernel_runs"])
     finally:
         sys.path.remove(str(bench))
 
@@ -66,9 +69,9 @@ def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
     assert sorted(rows) == kernel_functions()  # every kernel covered
     winograd = [name for name in rows if name.startswith("winograd_")]
     assert len(winograd) == 3 and not any("not checked" in rows[name] for name in winograd)
-    if kernels_bench.torch is not None:
+    if kernels_bench.cases.torch is not None:
         assert not any("not checked" in row for row in rows.values())
-    module, why = kernels_bench.standin()
+    module, why = kernels_bench.runs.standin()
     if module is not None:  # the kernels themselves ran on the CuPy stand-in
         assert "run on the CuPy stand-in" in out and not any("not run" in row for row in rows.values())
     else:
@@ -76,18 +79,18 @@ def test_cpu_run_checks_every_kernel(kernels_bench, capsys):
 
 
 def test_a_wrong_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
-    if kernels_bench.torch is None:
+    if kernels_bench.cases.torch is None:
         pytest.skip("the comparison needs PyTorch")
-    original = kernels_bench.im2col
-    monkeypatch.setattr(kernels_bench, "im2col", lambda x, g: original(x, g) * 2)
+    original = kernels_bench.cases.im2col
+    monkeypatch.setattr(kernels_bench.cases, "im2col", lambda x, g: original(x, g) * 2)
     assert kernels_bench.main([]) == 1
     assert "FAILED: im2col" in capsys.readouterr().out
 
 
 def test_a_wrong_winograd_twin_fails_the_run(kernels_bench, monkeypatch, capsys):
     """The Winograd twins are checked against the transform written out tile by tile, without PyTorch."""
-    original = kernels_bench.winograd._output_gradient_tiles
-    monkeypatch.setattr(kernels_bench.winograd, "_output_gradient_tiles",
+    original = kernels_bench.cases.winograd._output_gradient_tiles
+    monkeypatch.setattr(kernels_bench.cases.winograd, "_output_gradient_tiles",
                         lambda y, counts, m: original(y, counts, m) * 1.01)
     assert kernels_bench.main([]) == 1
     assert "FAILED: winograd_grad_tiles" in capsys.readouterr().out
@@ -122,12 +125,12 @@ def kernel_signatures():
 def test_gpu_launches_pass_what_each_kernel_declares(kernels_bench, monkeypatch):
     """The GPU mode's argument lists, checked without a GPU: NumPy arrays stand in for device arrays
     and the launches are recorded instead of run."""
-    bench = kernels_bench.Bench("cpu")
+    bench = kernels_bench.cases.Bench("cpu")
     bench.gpu = True
     launched = {}
     monkeypatch.setattr(bench, "launch", lambda file, function, n, *args: launched.setdefault(
         function, (file, n, args)))
-    for name, ours, *_ in kernels_bench.cases(bench, big=False):
+    for name, ours, *_ in kernels_bench.cases.cases(bench, big=False):
         ours()
     signatures = kernel_signatures()
     assert sorted(launched) == sorted(signatures)
@@ -157,12 +160,12 @@ def test_gpu_table_gives_bandwidth_beside_the_peak(kernels_bench, monkeypatch, c
 
     cuda = types.SimpleNamespace(Device=FakeDevice, Event=object, runtime=types.SimpleNamespace(
         getDeviceProperties=lambda index: {"name": b"Stand-in H100"}))
-    monkeypatch.setattr(kernels_bench.backend, "cupy_module", lambda: types.SimpleNamespace(cuda=cuda))
-    monkeypatch.setattr(kernels_bench, "Timer", lambda *args: lambda fn, repeat: 1e-4)
-    bench = kernels_bench.Bench("cpu")
+    monkeypatch.setattr(kernels_bench.cases.backend, "cupy_module", lambda: types.SimpleNamespace(cuda=cuda))
+    monkeypatch.setattr(kernels_bench.runs, "Timer", lambda *args: lambda fn, repeat: 1e-4)
+    bench = kernels_bench.cases.Bench("cpu")
     bench.gpu = True
     monkeypatch.setattr(bench, "launch", lambda *args: None)
-    kernels_bench.run_gpu(bench, repeat=1, peak_gbs=None, big=False)
+    kernels_bench.runs.run_gpu(bench, repeat=1, peak_gbs=None, big=False)
     out = capsys.readouterr().out
     assert "Stand-in H100, peak memory bandwidth 3352 GB/s" in out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()
@@ -176,4 +179,4 @@ def test_gpu_table_gives_bandwidth_beside_the_peak(kernels_bench, monkeypatch, c
     # 1e-4 ms: 73.4 GB/s, 2% of 3352 GB/s
     megabytes, ms, rate, share = rows["im2col"][1:5]
     assert (megabytes, ms, rate, share) == ("0.0", "0.000", "73", "2%")
-    assert kernels_bench.peak_bandwidth("any", 1000.0) == 1e12
+    assert kernels_bench.runs.peak_bandwidth("any", 1000.0) == 1e12
