@@ -434,3 +434,15 @@ def test_gpu_gradcheck():
     assert minidl.gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1, 1, True), (x,))
     assert minidl.gradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, True, False), (x,))
     assert minidl.gradcheck(lambda t: F.adaptive_max_pool2d(t, (4, 5)), (x,))
+
+
+@pytest.mark.parametrize("op, kwargs", [
+    (F.max_pool2d, dict(kernel_size=2, ceil_mode=True)),
+    (F.max_pool2d, dict(kernel_size=(2, 1), stride=2, dilation=2)),
+    (F.avg_pool2d, dict(kernel_size=3, padding=1)),
+])
+def test_an_empty_batch_pools_to_an_empty_batch(op, kwargs):
+    x = minidl.zeros((0, 3, 5, 5), requires_grad=True)
+    y = op(x, **kwargs)
+    y.sum().backward()
+    assert y.shape[:2] == (0, 3) and x.grad.shape == (0, 3, 5, 5)

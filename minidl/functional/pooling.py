@@ -119,8 +119,10 @@ def _first_tap(in_size, out, kernel, stride, padding, dilation):
     return np.where((rows[:, None] >= 0) & (cols[None, :] >= 0), rows[:, None] * kernel[1] + cols[None, :], -1)
 
 
-def _chunks(batch, bytes_per_sample):
-    return batch_chunks(batch, int(bytes_per_sample))
+def _chunks(x4, copies):
+    """Batch chunks of ``x4`` for work that holds about ``copies`` sample-sized arrays per sample (an
+    empty batch has no chunks)."""
+    return batch_chunks(x4.shape[0], copies * x4[:1].nbytes)
 
 
 class MaxPool2d(ArgmaxPool):
@@ -168,7 +170,7 @@ class MaxPool2d(ArgmaxPool):
                     np.isnan(x4[a:b, :, in_rows, in_cols], out=took_over[at])
                     np.copyto(which[at], t, where=took_over[at])
 
-        run_chunks(work, _chunks(N, 2 * x4[0].nbytes))
+        run_chunks(work, _chunks(x4, 2))
         return y, (self._flat_index(W) if self.return_indices else None)
 
     def _flat_index(self, W):
@@ -207,7 +209,7 @@ class MaxPool2d(ArgmaxPool):
                             acc[at] += share[at]
                     gx[a:b, :, r::stride[0], c::stride[1]] = acc
 
-        run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
+        run_chunks(work, _chunks(gx, 2))
         return gx
 
     def kernel_args(self, in_size):
@@ -290,7 +292,7 @@ class AvgPool2d(Function):
                     y[a:b] += tap
                 y[a:b] /= divisor
 
-            run_chunks(work, _chunks(x4.shape[0], 2 * x4[0].nbytes))
+            run_chunks(work, _chunks(x4, 2))
         return y[0] if self.unbatched else y
 
     def _divisor(self, in_size):
@@ -330,7 +332,7 @@ class AvgPool2d(Function):
                     view += scaled
                 gx[a:b] = gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
 
-            run_chunks(work, _chunks(in_shape[0], 2 * np.prod(in_shape[1:]) * g4.itemsize))
+            run_chunks(work, _chunks(gx, 2))
         return gx.reshape(self.x_shape)
 
 
