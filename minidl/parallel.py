@@ -56,14 +56,10 @@ def run_chunks(work, chunks):
     if alone or not _busy.acquire(blocking=False):
         return _serial(work, chunks)
     try:
-        blas = backend.get_num_threads()
-        backend.set_blas_threads(1)
-        try:
+        with one_blas_thread():
             pool = _executor(backend.get_num_threads())
             futures = [pool.submit(work, a, b) for a, b in chunks]
             return [f.result() for f in futures]
-        finally:
-            backend.set_blas_threads(blas)
     finally:
         _busy.release()
 
@@ -71,15 +67,9 @@ def run_chunks(work, chunks):
 def _serial(work, chunks):
     if len(chunks) <= 1:
         return [work(a, b) for a, b in chunks]
-    # several chunks on one thread: still one BLAS thread per product, as in the pool (same bits)
-    blas = backend.get_num_threads()
-    if getattr(_local, "worker", False) or blas == 1:
+    # several chunks on one thread: one BLAS thread per product, as in the pool (the same bits)
+    with one_blas_thread():
         return [work(a, b) for a, b in chunks]
-    backend.set_blas_threads(1)
-    try:
-        return [work(a, b) for a, b in chunks]
-    finally:
-        backend.set_blas_threads(blas)
 
 
 @contextlib.contextmanager
