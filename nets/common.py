@@ -32,7 +32,8 @@ def scale_channels(channels, width):
     return max(1, int(round(channels * width)))
 
 
-def _pair(value):
+def pair(value):
+    """An int or a pair as ``(h, w)``: a tuple or list as it is, anything else twice."""
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
@@ -41,10 +42,10 @@ def spatial_op(module):
 
     Each entry is a pair (height, width). Reads the attributes PyTorch's layers carry.
     """
-    kernel = _pair(module.kernel_size)
-    stride = _pair(module.stride if module.stride is not None else module.kernel_size)
-    padding = _pair(getattr(module, "padding", 0))
-    dilation = _pair(getattr(module, "dilation", 1))
+    kernel = pair(module.kernel_size)
+    stride = pair(module.stride if module.stride is not None else module.kernel_size)
+    padding = pair(getattr(module, "padding", 0))
+    dilation = pair(getattr(module, "dilation", 1))
     ceil_mode = bool(getattr(module, "ceil_mode", False))
     return kernel, stride, padding, dilation, ceil_mode
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from minidl import backend, no_grad, nn
 
-from .common import propagate, spatial_op
+from .common import pair, propagate, spatial_op
 from .vgg import POOLED_SIZE
 
 
@@ -52,7 +52,7 @@ def _pooled_size(pool, name):
     size = getattr(pool, "output_size", None)
     if size is None:
         raise TypeError(f"convolutionalize: {name}.avgpool has no output_size; expected an adaptive pooling")
-    size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    size = pair(size)
     if any(s is None for s in size):
         raise ValueError(f"convolutionalize: {name}.avgpool keeps a dimension ({size}); expected a fixed size")
     return size
@@ -127,7 +127,7 @@ def convolutionalize(model, input_size=(224, 224)):
         if not hasattr(model, attr):
             raise TypeError(f"convolutionalize: {name} has no '{attr}'; expected the features / avgpool / "
                             "classifier layout of VGG and AlexNet")
-    input_size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
+    input_size = pair(input_size)
     pooled = _pooled_size(model.avgpool, name)
     feature = feature_size(model.features, input_size)
     layers, channels, first = [], None, True
@@ -195,7 +195,7 @@ def init_from_classifier(fcn, classifier, input_size=(224, 224)):
         copy_parameter(dst.weight, src.weight, f"init_from_classifier: {name}.weight (different width?)",
                        reshape=True)
         copy_parameter(dst.bias, src.bias, f"init_from_classifier: {name}.bias (different width?)")
-    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
+    size = pair(input_size)
     pool5 = feature_size(features, size)
     if pool5 != (POOLED_SIZE, POOLED_SIZE):
         if max(pool5) > POOLED_SIZE:

@@ -102,20 +102,23 @@ def test_shapes_defaults_are_the_measured_recipe():
 
 def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monkeypatch):
     import dataclasses
+    import importlib
 
-    import nets.fcn
     from nets import recipe
+
+    # the module, not the function nets/__init__ exports under the same name
+    surgery = importlib.import_module("nets.convolutionalize")
 
     monkeypatch.setattr(recipe, "PRETRAIN", dataclasses.replace(recipe.PRETRAIN, num_train=8, num_val=4,
                                                                 batch_size=4))
     captured = {}
-    real = nets.fcn.init_from_classifier
+    real = surgery.init_from_classifier
 
     def spy(model, classifier, **kwargs):
         captured["conv1_2"] = classifier.features[2].weight.numpy().copy()
         return real(model, classifier, **kwargs)
 
-    monkeypatch.setattr(nets.fcn, "init_from_classifier", spy)
+    monkeypatch.setattr(surgery, "init_from_classifier", spy)
     # no --pretrain: the Shapes default number of epochs
     monkeypatch.setitem(recipe.SEGMENT, "shapes", dataclasses.replace(recipe.SEGMENT["shapes"], pretrain=1))
     out_dir = tmp_path / "pre"

@@ -5,7 +5,7 @@ A classification checkpoint gives its loss, top-1 and top-5 accuracy; a segmenta
 frequency-weighted IU. The data defaults to the validation set the checkpoint was trained with.
 """
 from . import arguments, building, resuming
-from .common import UserError, pick_device, read_checkpoint, rebuild, user_errors
+from .common import UserError, load_trained, pick_device, user_errors
 
 
 def add_parser(subparsers):
@@ -26,8 +26,7 @@ def run(args):
     from minidl.training import TASKS, evaluate
 
     device = pick_device(args.device)
-    ckpt, meta = read_checkpoint(args.checkpoint)
-    model = rebuild(ckpt, meta, device)
+    model, meta = load_trained(args.checkpoint, device)
     task = meta.get("task", "classify")
     s = {"seed": 0, "num_train": 1, "num_val": None, "image_size": meta.get("image_size"),
          **{k: v for k, v in resuming.recorded(meta).items() if k in ("seed", "num_val", "image_size")}}

@@ -23,7 +23,8 @@ CLASSIFIERS = ("vgg16", "vgg16_bn")
 def initialise(model, path):
     """Copy a coarser FCN's (or a VGG-16 classifier's) weights from the checkpoint ``path`` into ``model``;
     return the source network's name."""
-    from nets.fcn import init_from_classifier, init_from_coarser
+    from nets.convolutionalize import init_from_classifier
+    from nets.fcn import init_from_coarser
 
     ckpt, meta = read_checkpoint(path, "--init-from")
     source = rebuild(ckpt, meta, "cpu")
@@ -44,7 +45,7 @@ def pretrain_into(model, s, device, out, progress=True):
     from minidl import data
     from minidl.data import DataLoader
     from minidl.training import Trainer
-    from nets.fcn import init_from_classifier
+    from nets.convolutionalize import init_from_classifier
 
     net = "vgg16_bn" if s["batch_norm"] else "vgg16"
     size, p, seed = s["pretrain_size"], recipe.PRETRAIN, s["seed"]
@@ -114,7 +115,7 @@ def report(trainer, val_set):
           f"mean IU {last['val_mean_iu']:.4f}, f.w. IU {last['val_fw_iu']:.4f}")
     masks = mask_array(val_set)
     if masks is not None:
-        from nets.fcn import oracle_scores
+        from minidl.training.metrics import oracle_scores
 
         stride = trainer.model.stride
         best = oracle_scores(masks, stride, trainer.num_classes)["mean_iu"]
