@@ -8,7 +8,6 @@ import numpy as np
 
 from . import backend
 from .autograd import Function, is_grad_enabled, no_grad
-from .versions import is_array
 
 
 class Overwrite(Function):
@@ -136,7 +135,7 @@ class InPlaceMethods:
         from .tensor import Tensor
 
         if not isinstance(src, Tensor):
-            if not is_array(src) and not isinstance(src, (bool, int, float, np.bool_, np.integer, np.floating)):
+            if not backend.is_array(src) and not isinstance(src, (bool, int, float, np.bool_, np.integer, np.floating)):
                 raise TypeError(f"copy_: src must be a Tensor, an array or a number, got {type(src).__name__}")
             src = Tensor(self._xp.asarray(src))
         _check_broadcast_into(src.shape, self.shape, "copy_", "src")

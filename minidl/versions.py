@@ -51,10 +51,6 @@ def _owner(array):
     return array if base is None else base
 
 
-def is_array(value):
-    return isinstance(value, np.ndarray) or backend.is_gpu_array(value)
-
-
 def share_counter_if_view(out, inputs):
     """Give output tensor ``out`` the counter of the input whose memory it views, if any."""
     owner = out.data.base
