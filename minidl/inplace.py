@@ -25,10 +25,15 @@ class Overwrite(Function):
         return (g * 0 if self.needs_input_grad[0] else None), grad_src
 
 
-def _check_writable(t, op, recording):
-    """Refuse the in-place writes PyTorch refuses, before anything is computed."""
+def check_not_read_only(t, op):
+    """An ``expand()`` view is read-only memory (every write, ``x[i] = v`` included, is refused)."""
     if isinstance(t.data, np.ndarray) and not t.data.flags.writeable:
         raise RuntimeError(f"{op}: the tensor is read-only (an expand() view); clone() it first")
+
+
+def _check_writable(t, op, recording):
+    """Refuse the in-place writes PyTorch refuses, before anything is computed."""
+    check_not_read_only(t, op)
     if not is_grad_enabled():
         return
     if t.requires_grad and t.is_leaf:
