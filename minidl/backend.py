@@ -91,6 +91,11 @@ def is_gpu_array(array):
     return type(array).__module__.split(".")[0] == "cupy"
 
 
+def is_array(value):
+    """A NumPy or CuPy array."""
+    return isinstance(value, np.ndarray) or is_gpu_array(value)
+
+
 def get_array_module(*arrays):
     """``numpy`` or ``cupy``, whichever holds the given arrays (NumPy when none is a CuPy array)."""
     for a in arrays:

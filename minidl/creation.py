@@ -16,7 +16,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """Make a tensor, inferring the dtype as ``torch.tensor`` does (bool, int64 or float32)."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+    if backend.is_array(data):
         array = data.copy()
     else:
         array = np.asarray(data)
@@ -29,7 +29,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def _host_default(data):
-    if isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+    if backend.is_array(data):
         return backend.device_of(data)
     return backend.get_default_device()
 

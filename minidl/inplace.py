@@ -8,7 +8,6 @@ import numpy as np
 
 from . import backend
 from .autograd import Function, is_grad_enabled, no_grad
-from .versions import is_array
 
 
 class Overwrite(Function):
@@ -26,10 +25,15 @@ class Overwrite(Function):
         return (g * 0 if self.needs_input_grad[0] else None), grad_src
 
 
-def _check_writable(t, op, recording):
-    """Refuse the in-place writes PyTorch refuses, before anything is computed."""
+def check_not_read_only(t, op):
+    """An ``expand()`` view is read-only memory (every write, ``x[i] = v`` included, is refused)."""
     if isinstance(t.data, np.ndarray) and not t.data.flags.writeable:
         raise RuntimeError(f"{op}: the tensor is read-only (an expand() view); clone() it first")
+
+
+def _check_writable(t, op, recording):
+    """Refuse the in-place writes PyTorch refuses, before anything is computed."""
+    check_not_read_only(t, op)
     if not is_grad_enabled():
         return
     if t.requires_grad and t.is_leaf:
@@ -136,7 +140,7 @@ class InPlaceMethods:
         from .tensor import Tensor
 
         if not isinstance(src, Tensor):
-            if not is_array(src) and not isinstance(src, (bool, int, float, np.bool_, np.integer, np.floating)):
+            if not backend.is_array(src) and not isinstance(src, (bool, int, float, np.bool_, np.integer, np.floating)):
                 raise TypeError(f"copy_: src must be a Tensor, an array or a number, got {type(src).__name__}")
             src = Tensor(self._xp.asarray(src))
         _check_broadcast_into(src.shape, self.shape, "copy_", "src")

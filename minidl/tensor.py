@@ -60,7 +60,7 @@ class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
         dtype = _dtype_or_none(dtype)
         if isinstance(data, Tensor):
             array = data.data
-        elif isinstance(data, np.ndarray) or backend.is_gpu_array(data):
+        elif backend.is_array(data):
             array = data
         elif isinstance(data, np.generic):
             array = np.asarray(data)

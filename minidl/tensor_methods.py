@@ -8,6 +8,7 @@ import collections
 import numpy as np
 
 from . import autograd
+from .inplace import check_not_read_only
 
 MaxMin = collections.namedtuple("MaxMin", ["values", "indices"])
 
@@ -295,8 +296,7 @@ class ReductionShapeMethods:
                 "a tensor that requires grad cannot be written in place while gradients are recorded; "
                 "wrap the write in minidl.no_grad()"
             )
-        if isinstance(self.data, np.ndarray) and not self.data.flags.writeable:
-            raise RuntimeError("setitem: the tensor is read-only (an expand() view); clone() it first")
+        check_not_read_only(self, "setitem")
         index = shape_ops.unwrap_index(index)
         value = value.data if isinstance(value, ReductionShapeMethods) else value
         self.data[index] = value

@@ -51,10 +51,6 @@ def _owner(array):
     return array if base is None else base
 
 
-def is_array(value):
-    return isinstance(value, np.ndarray) or backend.is_gpu_array(value)
-
-
 def share_counter_if_view(out, inputs):
     """Give output tensor ``out`` the counter of the input whose memory it views, if any."""
     owner = out.data.base
@@ -87,7 +83,10 @@ def _kept_arrays(fn):
 
 
 def saved_versions(fn, inputs, outputs):
-    """(counter, version when saved, which tensor) for each input or output whose array ``fn`` kept."""
+    """(counter, version when saved, which tensor) for each input or output whose array ``fn`` kept.
+
+    Which tensor is noted as ("input" or "output", index, shape, dtype), put into words only if the
+    check fails: this runs for every recorded op (and must not keep the array itself alive)."""
     kept = _kept_arrays(fn)
     if not kept:
         return ()
@@ -95,15 +94,16 @@ def saved_versions(fn, inputs, outputs):
     for what, tensors in (("input", inputs), ("output", outputs)):
         for i, t in enumerate(tensors):
             if t is not None and id(_owner(t.data)) in kept:
-                found.append((t._version_counter, t._version_counter.value, (f"{what} {i}", t.shape, t.dtype)))
+                counter = t._version_counter
+                found.append((counter, counter.value, (what, i, t.data.shape, t.data.dtype)))
     return tuple(found)
 
 
 def check_saved_versions(fn):
-    for counter, version, (what, shape, dtype) in fn.saved_versions:
+    for counter, version, (what, i, shape, dtype) in fn.saved_versions:
         if counter.value != version:
             raise RuntimeError(
-                f"backward: a tensor that {type(fn).__name__} saved for its gradient (its {what}, of shape "
+                f"backward: a tensor that {type(fn).__name__} saved for its gradient (its {what} {i}, of shape "
                 f"{tuple(shape)} and dtype {dtype}) was modified by an in-place operation: it is at version "
                 f"{counter.value}, but was saved at version {version}. Use the out-of-place op (x = x + 1 "
                 "instead of x.add_(1)) or clone() the tensor before changing it"

@@ -351,7 +351,7 @@ def where(condition, x, y):
         if condition.device != x.device:
             raise ValueError(f"where: condition is on {condition.device} but the operands are on {x.device}")
         cond = condition.data
-    elif isinstance(condition, (list, tuple, np.ndarray)) or backend.is_gpu_array(condition):
+    elif isinstance(condition, (list, tuple)) or backend.is_array(condition):
         cond = backend.to_device(condition, x.device)
     else:
         raise TypeError(f"where: condition must be a bool tensor (or array), got {type(condition).__name__}")

@@ -60,7 +60,7 @@ def as_operand(a, b, op):
 
 
 def _coerce(value, like, op):
-    if isinstance(value, np.ndarray) or backend.is_gpu_array(value):
+    if backend.is_array(value):
         return Tensor(value)
     return _scalar_array(value, like, op)
 

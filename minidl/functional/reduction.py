@@ -12,11 +12,6 @@ from ..tensor import Tensor
 from . import validation as check
 
 
-def normalize_dims(dim, ndim, op):
-    """``None`` or an int or a sequence of ints -> a sorted tuple of non-negative axes."""
-    return check.dims(dim, ndim, op)
-
-
 def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
     """Accept PyTorch's ``dim``/``keepdim`` and NumPy's ``axis``/``keepdims`` spellings."""
     if axis is not None:
@@ -25,7 +20,7 @@ def resolve_dim_args(t, dim, keepdim, axis, keepdims, op):
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    dims = normalize_dims(dim, t.ndim, op)
+    dims = check.dims(dim, t.ndim, op)
     # a 0-d tensor's one dim (0 or -1) is the whole tensor
     return (None if t.ndim == 0 else dims), check.flag(keepdim, "keepdim", op)
 
