@@ -26,11 +26,6 @@ def check_input(x, op):
         raise ValueError(f"{op}: channels, height and width must be non-empty, got shape {_fmt(x.shape)}")
 
 
-def pair(value, name, op):
-    """An int or a pair of ints as ``(h, w)``, as PyTorch's ``_pair``."""
-    return check.pair(value, name, op)
-
-
 def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
     """PyTorch's pooling output size along one axis (see ``max_pool2d``'s docstring)."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
@@ -49,13 +44,13 @@ def window_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the window's hyperparameters against PyTorch's rules; return them as pairs and the
     output size ``(OH, OW)``."""
     check.flag(ceil_mode, "ceil_mode", op)
-    kernel = pair(kernel_size, "kernel_size", op)
+    kernel = check.pair(kernel_size, "kernel_size", op)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = kernel
     else:
-        stride = pair(stride, "stride", op)
-    padding = pair(padding, "padding", op)
-    dilation = pair(dilation, "dilation", op)
+        stride = check.pair(stride, "stride", op)
+    padding = check.pair(padding, "padding", op)
+    dilation = check.pair(dilation, "dilation", op)
     for name, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
         if min(value) < 1:
             raise ValueError(f"{op}: {name} must be at least 1, got {value}")
