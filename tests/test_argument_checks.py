@@ -77,3 +77,10 @@ def test_bool_arithmetic_numpy_refuses_is_refused_as_pytorch_does():
     with pytest.raises(TypeError, match="neg: negation of a bool tensor"):
         -mask
     assert (mask + mask).dtype == np.bool_ and (mask * 2).tolist() == [2, 0]
+
+
+def test_an_empty_dim_split_into_no_sections_gives_no_pieces():
+    x = md.zeros((3, 0))
+    assert F.split(x, [], dim=1) == ()
+    with pytest.raises(ValueError, match="add up to 0, but dim 0 has 3"):
+        F.split(x, [], dim=0)

@@ -301,6 +301,8 @@ def split(x, split_size_or_sections, dim=0):
         sections = list(check.size(split_size_or_sections, "split", name))
         if sum(sections) != n:
             raise ValueError(f"split: sections {sections} add up to {sum(sections)}, but dim {dim} has {n}")
+        if not sections:  # an empty dim split into no pieces, as torch: no op to record
+            return ()
     return Split.apply(x, sections=sections, dim=d)
 
 
