@@ -65,7 +65,8 @@ def _conv_step(op, algorithm, seed=0):
 
 
 @pytest.mark.parametrize("op,algorithm", [("conv2d", "im2col"), ("conv2d", "winograd2"),
-                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col")])
+                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col"),
+                                          ("conv_transpose2d", "auto")])
 def test_bitwise_independent_of_thread_count(op, algorithm, threads, small_chunks):
     threads(1)
     one = _conv_step(op, algorithm)

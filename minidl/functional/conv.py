@@ -36,7 +36,7 @@ algorithm in one place (``set_conv_algorithm``).
 """
 from .. import backend
 from ..autograd import Function
-from . import validation, winograd
+from . import subpixel, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
     transposed,
@@ -198,9 +198,16 @@ class Conv2dOp(Function):
 
 
 class ConvTranspose2dOp(Function):
+    """conv_transpose2d by phases (``subpixel``) where ``subpixel.choose`` takes them, else as
+    conv2d's input gradient (GEMM + col2im); the backward uses the same path."""
+
     def forward(self, x, weight, bias, *, geometry, groups, out_channels):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
-        out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
+        self.phases = subpixel.choose(geometry)
+        if self.phases:
+            out = subpixel.conv_transpose(x, weight, geometry, groups, out_channels)
+        else:
+            out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         return out
@@ -209,7 +216,10 @@ class ConvTranspose2dOp(Function):
         x, weight, geo, groups = self.x, self.weight, self.geo, self.groups
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
-        if need_dx and need_dw:
+        if self.phases:
+            if need_dx or need_dw:
+                dx, dw = subpixel.conv_transpose_backward(x, weight, grad, geo, groups, need_dx, need_dw)
+        elif need_dx and need_dw:
             dx, dw = correlate_with_weight_grad(grad, weight, x, geo, groups)
         elif need_dw:
             dw = correlate_weight_grad(grad, x, geo, groups, weight.shape)
