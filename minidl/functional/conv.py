@@ -1,4 +1,5 @@
-"""Convolution and transposed convolution (NCHW), as im2col + one GEMM.
+"""Convolution and transposed convolution (NCHW), as im2col + one GEMM (and by phases, for strided
+transposed convolutions).
 
 conv2d (the lecture's convolutional layer; PyTorch's cross-correlation):
 
@@ -19,6 +20,21 @@ conv_transpose2d (the "learned upsampling" / deconvolution of FCN) is the adjoin
 is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_out / groups, kh, kw);
 
     OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
+
+As the adjoint it runs GEMM + col2im: cols = W^T x, then every column entry is added onto the output
+pixel it stands for (a kh kw-fold scatter-add over an output-sized image). With stride s > 1 and
+dilation 1 it instead runs by phases (``subpixel.py``): output row y = s m + r only receives the taps
+i = i_r + s t, i_r = (r + p) mod s, from input row m + q_r - t, q_r = floor((r + p) / s), so
+
+    out[n, co, s m + r, s m' + r'] = sum_{c, t, t'} W[c, co, i_r + s t, j_r' + s t']
+                                                  x[n, c, m + q_r - t, m' + q_r' - t']
+
+is, for each of the s_h s_w phases (r, r'), a stride-1 correlation of x with a ceil(k / s)-square
+sub-kernel. The phases share one im2col of x and their sub-kernels stack into one
+(s_h s_w C_out) x (C_in ceil(kh / s_h) ceil(kw / s_w)) matrix: one GEMM, then one interleaving copy per
+phase into out[..., r::s_h, r'::s_w], no scatter. FCN's 4x4 stride-2 upsampling becomes 4 phases of
+2x2: a 2x2 window's columns (4 times the input, not 16) and the same multiply count. ``subpixel.choose``
+picks the path in one place.
 
 The products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad`` and
 ``correlate_with_weight_grad``, the last two from one set of columns) serve both ops; they work on

@@ -16,7 +16,8 @@ i ≡ r + p (mod s), that is i = i_r + s t with
 (taps i >= k count as zero). Columns alike. So each of the s_h s_w phases (r, r') is a stride-1
 correlation of x with a T_h x T_w sub-kernel:
 
-    out[n, co, s_h m + r, s_w m' + r'] = sum_{c, t, t'} W[c, co, i_r + s_h t, j_r' + s_w t'] x[n, c, m + q_r - t, m' + q_r' - t'].
+    out[n, co, s_h m + r, s_w m' + r'] = sum_{c, t, t'} W[c, co, i_r + s_h t, j_r' + s_w t']
+                                                      x[n, c, m + q_r - t, m' + q_r' - t'].
 
 All phases read T x T windows of the same input, shifted by q_r: with window rows b + u_0 + e
 (e = T - 1 - t, u_0 = min_r q_r - T + 1), phase r's row m is window b = m + q_r - min_r q_r. One
@@ -24,10 +25,11 @@ im2col of x with a T x T window and stride 1 therefore serves every phase, and t
 into one weight matrix, so the forward is ONE GEMM followed by one interleaving copy per phase:
 
     P = W_p cols,   W_p[(r, r', co), (c, e, f)] = W[c, co, i_r + s_h (T_h - 1 - e), j_r' + s_w (T_w - 1 - f)]
-    out[n, co, s_h m + r, s_w m' + r'] = P[(r, r', co), (n, m + q_r - min q, m' + q_r' - min q'))]
+    out[n, co, s_h m + r, s_w m' + r'] = P[(r, r', co), (n, m + q_r - min q, m' + q_r' - min q')]
 
 W_p has (s_h s_w C_out) rows and (C_in T_h T_w) columns; for 4x4 stride 2 (T = 2) every one of the 16
-taps appears once, so the GEMM does the work of col2im's GEMM, and the columns are 4 (not 16) times the
+taps appears once, so the GEMM multiplies as often as the col2im path's (plus one window row and column
+that each phase skips: 29 x 29 windows for 28 x 28 inputs), and the columns are 4 (not 16) times the
 input. Per group, as in conv2d. The backward is the adjoint, with D the output gradient cut into the
 same phases (D = P's layout, zero where a phase has no output row):
 
@@ -35,8 +37,8 @@ same phases (D = P's layout, zero where a phase has no output row):
     dx = col2im(W_p^T D)           (T_h T_w stride-1 taps: 4 adds per pixel for 4x4 stride 2, not 16)
 
 ``choose`` decides in one place whether a transposed convolution runs here or through the general
-col2im path of ``conv.py`` (dilation > 1, stride 1, kernels much smaller than the stride). Arrays are
-NumPy or CuPy alike: im2col/col2im pick their backend, the rest is slicing and matmul.
+col2im path of ``conv.py`` (dilation > 1, stride 1, kernels that are not a multiple of the stride).
+Arrays are NumPy or CuPy alike: im2col/col2im pick their backend, the rest is slicing and matmul.
 """
 from .. import backend
 from .im2col import Geometry, column_buffer, col2im, for_batch_chunks, im2col, scratch
@@ -59,9 +61,8 @@ class _Axis:
 
     def useful(self, k):
         """Whether the decomposition pays on this axis: the windows overlap the input, and the kernel
-        padded to s T taps is less than twice as long (a 1x1 kernel with stride 2 would make 3/4 of the
-        GEMM multiply zeros)."""
-        return self.lo < self.size_in and self.hi > 0 and self.s * self.taps < 2 * k
+        splits evenly among the phases (k a multiple of s: no zero taps in W_p, see ``choose``)."""
+        return self.lo < self.size_in and self.hi > 0 and k % self.s == 0
 
     def crop(self):
         """The input rows the windows read, and the zero rows to add before and after them."""
@@ -164,12 +165,17 @@ class Plan:
 
 
 def choose(geo):
-    """Whether ``conv_transpose2d`` with geometry ``geo`` runs by phases here (else by col2im).
+    """Whether ``conv_transpose2d`` with geometry ``geo`` runs by phases here (else by GEMM + col2im).
 
-    Dilation 1 and a stride above 1 on both axes, and a kernel at least about half a stride's phases'
-    taps (``_Axis.useful``), unless ``set_conv_algorithm('im2col')`` forces the general path. Measured
-    (float32, forward + backward, one thread, 2-core x86): 4x4 stride 2, 64 -> 64 channels at 28x28,
-    batch 8: see ``bench/ops.py``.
+    Dilation 1, a stride above 1, and on both axes a kernel that is a multiple of the stride and
+    windows that reach the input (``_Axis.useful``), unless ``set_conv_algorithm('im2col')`` forces the
+    general path. Measured, forward + backward, float32, one thread, 2-core x86 (time by phases /
+    time by col2im, 64 -> 64 channels at 28x28, batch 8, unless noted): 4x4/2 0.77, 2x2/2 0.86, 6x6/2
+    0.70; 4x4/2 at 14x14 0.85, at 7x7 (batch 32) 0.89, 128 -> 64 at 14x14 (batch 16) 1.0; 8x8/4
+    (32 channels at 16x16) 0.56; 16x16/8 (21 channels at 8x8, FCN-8s) 0.60. Kernels that are not a
+    multiple of the stride pad W_p with zero taps: 3x3/2 1.26 (16 taps for 9), 5x5/2 0.94 (36 for
+    25), 2x2/3 1.48, 1x1/2 2.0, so they keep col2im; so does stride 1 (3x3: 1.19, its im2col is as
+    large as col2im's columns).
     """
     if get_conv_algorithm() == "im2col" or (geo.dh, geo.dw) != (1, 1) or (geo.sh, geo.sw) == (1, 1):
         return False

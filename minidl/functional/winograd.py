@@ -88,7 +88,8 @@ _algorithm = "auto"
 def set_conv_algorithm(name):
     """How conv2d computes 3x3 stride-1 convolutions: 'auto' (the default: by shape, see ``choose``),
     'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) wherever
-    they apply). Convolutions Winograd does not cover always use im2col."""
+    they apply). Convolutions Winograd does not cover always use im2col. conv_transpose2d runs by
+    phases (``subpixel.choose``) under every setting but 'im2col', which forces its GEMM + col2im path."""
     global _algorithm
     if name != "auto" and name not in ALGORITHMS:
         raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}; "
