@@ -193,3 +193,29 @@ def test_gpu_phases_match_col2im_path(algorithm):
         results[name] = [minidl.backend.to_numpy(a) for a in (out.data, xt.grad.data, wt.grad.data)]
     for ours, theirs in zip(results["auto"], results["im2col"]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_close_to_float64(rng):
+    x, w, b = rng.standard_normal((2, 8, 6, 5)), rng.standard_normal((8, 4, 4, 4)), rng.standard_normal(4)
+    options = dict(stride=2, padding=1)
+    assert subpixel.choose(geometry(x.shape, w.shape, **options))
+    reference = _step(x, w, b, options)
+    xt, wt, bt = (minidl.Tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b))
+    out = F.conv_transpose2d(xt, wt, bt, **options)
+    out.backward(minidl.Tensor(np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)))
+    for single, double in zip([out, xt.grad, wt.grad, bt.grad], reference):
+        assert single.dtype == np.float32
+        np.testing.assert_allclose(single.numpy(), double, rtol=1e-5, atol=1e-5 * np.abs(double).max())
+
+
+@pytest.mark.gpu
+def test_gpu_float16_phases(algorithm):
+    algorithm("auto")
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 2, 4, 4))
+    expected = naive_conv_transpose2d(x, w, None, (2, 2), (1, 1), (0, 0), (1, 1), 1)
+    half = F.conv_transpose2d(minidl.Tensor(x.astype(np.float16)).to("cuda"),
+                              minidl.Tensor(w.astype(np.float16)).to("cuda"), stride=2, padding=1)
+    assert half.dtype == np.float16
+    got = minidl.backend.to_numpy(half.data).astype(np.float64)
+    assert np.abs(got - expected).max() <= 1e-2 * np.abs(expected).max()
