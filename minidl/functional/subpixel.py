@@ -118,13 +118,13 @@ class Plan:
         taps = taps.reshape(groups, c_in // groups, c_out_g, th, sh, tw, sw).transpose(0, 4, 6, 2, 1, 3, 5)
         return xp.ascontiguousarray(taps).reshape(groups, self.phases * c_out_g, -1)
 
-    def weight_grad(self, wp, w_shape):
+    def weight_grad(self, dwp, w_shape):
         """The adjoint of ``weight``: dW (C_in, C_out / groups, kh, kw) from dW_p."""
-        xp = backend.get_array_module(wp)
-        groups = wp.shape[0]
+        xp = backend.get_array_module(dwp)
+        groups = dwp.shape[0]
         c_in, c_out_g = w_shape[:2]
         (sh, th), (sw, tw) = (self.rows.s, self.rows.taps), (self.cols.s, self.cols.taps)
-        taps = wp.reshape(groups, sh, sw, c_out_g, c_in // groups, th, tw).transpose(0, 4, 3, 5, 1, 6, 2)
+        taps = dwp.reshape(groups, sh, sw, c_out_g, c_in // groups, th, tw).transpose(0, 4, 3, 5, 1, 6, 2)
         taps = taps.reshape(c_in, c_out_g, th, sh, tw, sw)
         taps = xp.roll(xp.roll(taps, self.rows.p, axis=3), self.cols.p, axis=5)[:, :, ::-1, :, ::-1, :]
         padded = taps.reshape(c_in, c_out_g, sh * th, sw * tw)
@@ -147,7 +147,7 @@ class Plan:
         xp = backend.get_array_module(grad)
         n, c_out = grad.shape[:2]
         shape = (groups, self.rows.s, self.cols.s, c_out // groups, n, self.rows.blocks, self.cols.blocks)
-        phased = scratch("phases", shape, grad.dtype, xp)
+        phased = scratch("phase gradient", shape, grad.dtype, xp)
         source = grad.reshape(n, groups, c_out // groups, grad.shape[2], grad.shape[3])
         for r, c in self.phase_pairs():
             block = phased[:, r, c]
@@ -193,7 +193,7 @@ def conv_transpose(x, w, geo, groups, c_out):
 
     def work(a, b):
         cols = plan.columns(x[a:b], groups)
-        product = scratch("phase_product", (groups, wp.shape[1], cols.shape[2]), x.dtype, xp)
+        product = scratch("phase product", (groups, wp.shape[1], cols.shape[2]), x.dtype, xp)
         xp.matmul(wp, cols, out=product)
         plan.interleave(product, out[a:b], groups)
 
