@@ -219,9 +219,9 @@ class ConvTranspose2dOp(Function):
 
     def forward(self, x, weight, bias, *, geometry, groups, out_channels):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
-        self.phases = subpixel.choose(geometry)
-        if self.phases:
-            out = subpixel.conv_transpose(x, weight, geometry, groups, out_channels)
+        self.phases = subpixel.Phases(geometry, weight, groups) if subpixel.choose(geometry) else None
+        if self.phases is not None:
+            out = self.phases.forward(x, out_channels)
         else:
             out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
         if bias is not None:
@@ -232,9 +232,9 @@ class ConvTranspose2dOp(Function):
         x, weight, geo, groups = self.x, self.weight, self.geo, self.groups
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
-        if self.phases:
+        if self.phases is not None:
             if need_dx or need_dw:
-                dx, dw = subpixel.conv_transpose_backward(x, weight, grad, geo, groups, need_dx, need_dw)
+                dx, dw = self.phases.backward(x, grad, need_dx, need_dw)
         elif need_dx and need_dw:
             dx, dw = correlate_with_weight_grad(grad, weight, x, geo, groups)
         elif need_dw:

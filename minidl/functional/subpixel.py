@@ -183,52 +183,57 @@ def choose(geo):
     return plan.rows.useful(geo.kh) and plan.cols.useful(geo.kw)
 
 
-def conv_transpose(x, w, geo, groups, c_out):
-    """conv_transpose2d without bias: x (N, C_in, H, W), w (C_in, C_out / groups, kh, kw) -> (N, C_out, OH, OW)."""
-    xp = backend.get_array_module(x)
-    plan = Plan(geo)
-    n, c_in = x.shape[:2]
-    out = xp.empty((n, c_out, geo.h, geo.w), dtype=x.dtype)
-    wp = plan.weight(w, groups)
+class Phases:
+    """conv_transpose2d by phases for one geometry and weight: ``forward`` and ``backward``, which
+    share W_p (built once)."""
 
-    def work(a, b):
-        cols = plan.columns(x[a:b], groups)
-        product = scratch("phase product", (groups, wp.shape[1], cols.shape[2]), x.dtype, xp)
-        xp.matmul(wp, cols, out=product)
-        plan.interleave(product, out[a:b], groups)
+    def __init__(self, geo, w, groups):
+        self.plan, self.geo, self.groups, self.w_shape = Plan(geo), geo, groups, w.shape
+        self.wp = self.plan.weight(w, groups)
 
-    for_batch_chunks(work, n, plan.bytes_per_sample(c_in, c_out, x.dtype), xp)
-    return out
+    def forward(self, x, c_out):
+        """x (N, C_in, H, W) -> out (N, C_out, OH, OW), without bias."""
+        xp = backend.get_array_module(x)
+        plan, wp, groups = self.plan, self.wp, self.groups
+        n, c_in = x.shape[:2]
+        out = xp.empty((n, c_out, self.geo.h, self.geo.w), dtype=x.dtype)
 
+        def work(a, b):
+            cols = plan.columns(x[a:b], groups)
+            product = scratch("phase product", (groups, wp.shape[1], cols.shape[2]), x.dtype, xp)
+            xp.matmul(wp, cols, out=product)
+            plan.interleave(product, out[a:b], groups)
 
-def conv_transpose_backward(x, w, grad, geo, groups, need_dx, need_dw):
-    """(dx, dW) of ``conv_transpose`` for the output gradient ``grad``; None for one not needed."""
-    xp = backend.get_array_module(x)
-    plan = Plan(geo)
-    n, c_in = x.shape[:2]
-    wp = plan.weight(w, groups)
-    dx = None
-    if need_dx:
-        covered = plan.rows.covers_input() and plan.cols.covers_input()
-        dx = (xp.empty if covered else xp.zeros)(x.shape, dtype=x.dtype)
+        for_batch_chunks(work, n, plan.bytes_per_sample(c_in, c_out, x.dtype), xp)
+        return out
 
-    def work(a, b):
-        d = plan.deinterleave(grad[a:b], groups)
-        part = None
-        if need_dw:
-            part = xp.matmul(d, plan.columns(x[a:b], groups).transpose(0, 2, 1))
+    def backward(self, x, grad, need_dx, need_dw):
+        """(dx, dW) for the output gradient ``grad``; None for one not needed."""
+        xp = backend.get_array_module(x)
+        plan, wp, groups = self.plan, self.wp, self.groups
+        n, c_in = x.shape[:2]
+        dx = None
         if need_dx:
-            # the columns are used up: their buffer takes W_p^T D
-            g = column_buffer((groups, wp.shape[2], d.shape[2]), x.dtype, xp)
-            xp.matmul(wp.transpose(0, 2, 1), d, out=g)
-            col2im(g.reshape(-1, d.shape[2]), plan.window, b - a, c_in, out=plan.input_view(dx[a:b]))
-        return part
+            covered = plan.rows.covers_input() and plan.cols.covers_input()
+            dx = (xp.empty if covered else xp.zeros)(x.shape, dtype=x.dtype)
 
-    parts = for_batch_chunks(work, n, plan.bytes_per_sample(c_in, grad.shape[1], x.dtype), xp)
-    dw = None
-    if need_dw:
-        total = xp.zeros(wp.shape, dtype=x.dtype) if not parts else parts[0]
-        for part in parts[1:]:  # in chunk order: the same bits for any thread count
-            total += part
-        dw = plan.weight_grad(total, w.shape)
-    return dx, dw
+        def work(a, b):
+            d = plan.deinterleave(grad[a:b], groups)
+            part = None
+            if need_dw:
+                part = xp.matmul(d, plan.columns(x[a:b], groups).transpose(0, 2, 1))
+            if need_dx:
+                # the columns are used up: their buffer takes W_p^T D
+                g = column_buffer((groups, wp.shape[2], d.shape[2]), x.dtype, xp)
+                xp.matmul(wp.transpose(0, 2, 1), d, out=g)
+                col2im(g.reshape(-1, d.shape[2]), plan.window, b - a, c_in, out=plan.input_view(dx[a:b]))
+            return part
+
+        parts = for_batch_chunks(work, n, plan.bytes_per_sample(c_in, grad.shape[1], x.dtype), xp)
+        dw = None
+        if need_dw:
+            total = xp.zeros(wp.shape, dtype=x.dtype) if not parts else parts[0]
+            for part in parts[1:]:  # in chunk order: the same bits for any thread count
+                total += part
+            dw = plan.weight_grad(total, self.w_shape)
+        return dx, dw
