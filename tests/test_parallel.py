@@ -59,8 +59,11 @@ def _conv_step(op, algorithm, seed=0):
         out = F.conv2d(x, w, padding=1)
     else:
         w = minidl.Tensor(rng.standard_normal((16, 8, 4, 4)).astype(np.float32), requires_grad=True)
-        out = F.conv_transpose2d(x, w, stride=2, padding=1)
+        b = minidl.Tensor(rng.standard_normal(8).astype(np.float32), requires_grad=True)
+        out = F.conv_transpose2d(x, w, b, stride=2, padding=1)
     out.backward(minidl.Tensor(rng.standard_normal(out.shape).astype(np.float32)))
+    if op == "conv_transpose2d":  # its bias gradient too: summed per chunk on the phase path
+        return out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
     return out.numpy(), x.grad.numpy(), w.grad.numpy()
 
 

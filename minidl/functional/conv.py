@@ -221,9 +221,8 @@ class ConvTranspose2dOp(Function):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
         self.phases = subpixel.Phases(geometry, weight, groups) if subpixel.choose(geometry) else None
         if self.phases is not None:
-            out = self.phases.forward(x, out_channels)
-        else:
-            out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
+            return self.phases.forward(x, out_channels, bias)
+        out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         return out
@@ -233,9 +232,8 @@ class ConvTranspose2dOp(Function):
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
         if self.phases is not None:
-            if need_dx or need_dw:
-                dx, dw = self.phases.backward(x, grad, need_dx, need_dw)
-        elif need_dx and need_dw:
+            return self.phases.backward(x, grad, need_dx, need_dw, self.needs_input_grad[2])
+        if need_dx and need_dw:
             dx, dw = correlate_with_weight_grad(grad, weight, x, geo, groups)
         elif need_dw:
             dw = correlate_weight_grad(grad, x, geo, groups, weight.shape)

@@ -130,16 +130,21 @@ class Plan:
         padded = taps.reshape(c_in, c_out_g, sh * th, sw * tw)
         return xp.ascontiguousarray(padded[:, :, :self.kernel[0], :self.kernel[1]])
 
-    def interleave(self, product, out, groups):
+    def interleave(self, product, out, groups, bias):
         """out (n, C_out, OH, OW)[..., r::s_h, r'::s_w] = phase (r, r') of ``product`` (groups,
-        s_h s_w C_out / groups, n * blocks)."""
+        s_h s_w C_out / groups, n * blocks), plus ``bias`` (C_out,) when it is not None: in the same
+        pass, which is the one that writes the output."""
+        xp = backend.get_array_module(out)
         n, c_out = out.shape[:2]
         phased = product.reshape(groups, self.rows.s, self.cols.s, c_out // groups, n, self.rows.blocks,
                                  self.cols.blocks)
         target = out.reshape(n, groups, c_out // groups, out.shape[2], out.shape[3])
         for r, c in self.phase_pairs():
-            target[:, :, :, r::self.rows.s, c::self.cols.s] = (
-                phased[:, r, c, :, :, self.rows.rows(r), self.cols.rows(c)].transpose(2, 0, 1, 3, 4))
+            source = phased[:, r, c, :, :, self.rows.rows(r), self.cols.rows(c)].transpose(2, 0, 1, 3, 4)
+            if bias is None:
+                target[:, :, :, r::self.rows.s, c::self.cols.s] = source
+            else:
+                xp.add(source, bias.reshape(groups, -1, 1, 1), out=target[:, :, :, r::self.rows.s, c::self.cols.s])
 
     def deinterleave(self, grad, groups):
         """The adjoint of ``interleave``: the output gradient (n, C_out, OH, OW) in the layout of the
@@ -191,8 +196,8 @@ class Phases:
         self.plan, self.geo, self.groups, self.w_shape = Plan(geo), geo, groups, w.shape
         self.wp = self.plan.weight(w, groups)
 
-    def forward(self, x, c_out):
-        """x (N, C_in, H, W) -> out (N, C_out, OH, OW), without bias."""
+    def forward(self, x, c_out, bias):
+        """x (N, C_in, H, W) -> out (N, C_out, OH, OW), plus ``bias`` (C_out,) unless it is None."""
         xp = backend.get_array_module(x)
         plan, wp, groups = self.plan, self.wp, self.groups
         n, c_in = x.shape[:2]
@@ -202,13 +207,13 @@ class Phases:
             cols = plan.columns(x[a:b], groups)
             product = scratch("phase product", (groups, wp.shape[1], cols.shape[2]), x.dtype, xp)
             xp.matmul(wp, cols, out=product)
-            plan.interleave(product, out[a:b], groups)
+            plan.interleave(product, out[a:b], groups, bias)
 
         for_batch_chunks(work, n, plan.bytes_per_sample(c_in, c_out, x.dtype), xp)
         return out
 
-    def backward(self, x, grad, need_dx, need_dw):
-        """(dx, dW) for the output gradient ``grad``; None for one not needed."""
+    def backward(self, x, grad, need_dx, need_dw, need_db):
+        """(dx, dW, db) for the output gradient ``grad``; None for one not needed."""
         xp = backend.get_array_module(x)
         plan, wp, groups = self.plan, self.wp, self.groups
         n, c_in = x.shape[:2]
@@ -218,22 +223,35 @@ class Phases:
             dx = (xp.empty if covered else xp.zeros)(x.shape, dtype=x.dtype)
 
         def work(a, b):
+            db_part = grad[a:b].sum(axis=(0, 2, 3)) if need_db else None
+            if not (need_dx or need_dw):
+                return None, db_part
             d = plan.deinterleave(grad[a:b], groups)
-            part = None
+            dw_part = None
             if need_dw:
-                part = xp.matmul(d, plan.columns(x[a:b], groups).transpose(0, 2, 1))
+                dw_part = xp.matmul(d, plan.columns(x[a:b], groups).transpose(0, 2, 1))
             if need_dx:
                 # the columns are used up: their buffer takes W_p^T D
                 g = column_buffer((groups, wp.shape[2], d.shape[2]), x.dtype, xp)
                 xp.matmul(wp.transpose(0, 2, 1), d, out=g)
                 col2im(g.reshape(-1, d.shape[2]), plan.window, b - a, c_in, out=plan.input_view(dx[a:b]))
-            return part
+            return dw_part, db_part
 
         parts = for_batch_chunks(work, n, plan.bytes_per_sample(c_in, grad.shape[1], x.dtype), xp)
-        dw = None
+        dw = db = None
         if need_dw:
-            total = xp.zeros(wp.shape, dtype=x.dtype) if not parts else parts[0]
-            for part in parts[1:]:  # in chunk order: the same bits for any thread count
-                total += part
-            dw = plan.weight_grad(total, self.w_shape)
-        return dx, dw
+            dw = plan.weight_grad(_chunk_sum([p[0] for p in parts], wp.shape, xp, x.dtype), self.w_shape)
+        if need_db:
+            db = _chunk_sum([p[1] for p in parts], (grad.shape[1],), xp, x.dtype)
+        return dx, dw, db
+
+
+def _chunk_sum(parts, shape, xp, dtype):
+    """The chunks' partial sums added in chunk order (the same bits for any thread count); zeros for
+    an empty batch."""
+    if not parts:
+        return xp.zeros(shape, dtype=dtype)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
