@@ -22,9 +22,11 @@ is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_
     OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
 
 As the adjoint it runs GEMM + col2im: cols = W^T x, then every column entry is added onto the output
-pixel it stands for (a kh kw-fold scatter-add over an output-sized image). With stride s > 1 and
-dilation 1 it instead runs by phases (``subpixel.py``): output row y = s m + r only receives the taps
-i = i_r + s t, i_r = (r + p) mod s, from input row m + q_r - t, q_r = floor((r + p) / s), so
+pixel it stands for (a kh kw-fold scatter-add over an output-sized image). With stride s > 1, dilation
+1 and a kernel that is a multiple of the stride it instead runs by phases (``subpixel.py``; the
+formula holds for any kernel, whose taps then pad to a multiple of s): output row y = s m + r only
+receives the taps i = i_r + s t, i_r = (r + p) mod s, from input row m + q_r - t,
+q_r = floor((r + p) / s), so
 
     out[n, co, s m + r, s m' + r'] = sum_{c, t, t'} W[c, co, i_r + s t, j_r' + s t']
                                                   x[n, c, m + q_r - t, m' + q_r' - t']
