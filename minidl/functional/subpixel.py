@@ -154,14 +154,16 @@ class Plan:
         shape = (groups, self.rows.s, self.cols.s, c_out // groups, n, self.rows.blocks, self.cols.blocks)
         phased = scratch("phase gradient", shape, grad.dtype, xp)
         source = grad.reshape(n, groups, c_out // groups, grad.shape[2], grad.shape[3])
+        # the windows outside each phase's rows (for all its column phases at once), then columns
+        for r in range(self.rows.s):
+            phased[:, r, ..., :self.rows.start[r], :] = 0
+            phased[:, r, ..., self.rows.rows(r).stop:, :] = 0
+        for c in range(self.cols.s):
+            phased[:, :, c, ..., :self.cols.start[c]] = 0
+            phased[:, :, c, ..., self.cols.rows(c).stop:] = 0
         for r, c in self.phase_pairs():
-            block = phased[:, r, c]
-            rows, cols = self.rows.rows(r), self.cols.rows(c)
-            block[..., :rows.start, :] = 0
-            block[..., rows.stop:, :] = 0
-            block[..., rows, :cols.start] = 0
-            block[..., rows, cols.stop:] = 0
-            block[..., rows, cols] = source[:, :, :, r::self.rows.s, c::self.cols.s].transpose(1, 2, 0, 3, 4)
+            phased[:, r, c, :, :, self.rows.rows(r), self.cols.rows(c)] = (
+                source[:, :, :, r::self.rows.s, c::self.cols.s].transpose(1, 2, 0, 3, 4))
         return phased.reshape(groups, -1, n * self.pixels)
 
     def bytes_per_sample(self, c_in, c_out, dtype):
