@@ -18,6 +18,7 @@ everything runs and produces curves.
 
     python examples/07_residual.py [--fast] [--device gpu] [--depths 20 56]
 """
+import argparse
 import time
 
 import numpy as np
@@ -33,7 +34,7 @@ from nets.resnet import BasicBlock
 class CifarResNet(nn.Module):
     """6n + 2 layers: stem, three stages of n ``BasicBlock`` (widths w, 2w, 4w), pooling, linear."""
 
-    def __init__(self, depth, width=16, num_classes=6, shortcut=True):
+    def __init__(self, depth, width=16, num_classes=6, shortcut=True, zero_init_residual=False):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CifarResNet: depth must be 6n + 2 (8, 14, 20, 32, 44, 56, ...), got {depth}")
@@ -53,6 +54,9 @@ class CifarResNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_init_residual:
+            for block in blocks:
+                block.zero_init_residual()
 
     def forward(self, x):
         x = self.blocks(self.relu(self.bn1(self.conv1(x))))
@@ -90,14 +94,22 @@ def smooth(values, k):
 def main(argv=None):
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--depths", type=int, nargs=2, default=None,
-                   help="two depths 6n+2 (default 8 20; 8 14 fast)")
-    p.add_argument("--width", type=int, default=None, help="channels of the first stage (default 8)")
-    p.add_argument("--steps", type=int, default=None, help="training steps per network (default 200; 4 fast)")
+                   help="two depths 6n+2 (default 20 56; 8 14 fast)")
+    p.add_argument("--width", type=int, default=8, help="channels of the first stage (default 8)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per network (default 400; 4 fast)")
+    p.add_argument("--lr", type=float, default=5e-3, help="Adam's learning rate (default 5e-3)")
+    p.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=True,
+                   help="start each residual block as the identity, F(x) = 0 (default on; the plain "
+                        "networks have no shortcut to fall back on and start as usual)")
     args = p.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        p.error(f"--steps must be at least 1, got {args.steps}")
+    if not args.lr > 0:
+        p.error(f"--lr must be positive, got {args.lr}")
     device = _common.setup(args)
-    depths = args.depths or ((8, 14) if args.fast else (8, 20))
-    width = args.width or 8
-    steps = args.steps or (4 if args.fast else 200)
+    depths = args.depths or ((8, 14) if args.fast else (20, 56))
+    width = args.width
+    steps = args.steps if args.steps is not None else (4 if args.fast else 400)
     size, n_train, batch = (12, 64, 16) if args.fast else (12, 3000, 32)
     train_set = Shapes(n_train, size, seed=args.seed + 1)
     x, y = (t.to(device) for t in train_set.get_batch(np.arange(n_train)))
@@ -108,16 +120,18 @@ def main(argv=None):
         for shortcut in (False, True):
             name = f"{'resnet' if shortcut else 'plain'}-{depth}"
             minidl.manual_seed(args.seed)
-            model = CifarResNet(depth, width, len(train_set.classes), shortcut).to(device)
-            curves[name], seconds[name] = train(model, data, steps, batch, 2e-3, args.seed, device)
+            model = CifarResNet(depth, width, len(train_set.classes), shortcut,
+                                zero_init_residual=shortcut and args.zero_init_residual).to(device)
+            curves[name], seconds[name] = train(model, data, steps, batch, args.lr, args.seed, device)
             print(f"{name}: {steps} steps in {seconds[name]:.1f} s, final loss "
                   f"{np.mean(curves[name][-max(1, steps // 10):]):.3f}", flush=True)
 
     tail = max(1, steps // 10)
     final = {name: float(np.mean(c[-tail:])) for name, c in curves.items()}
     rows = [[name, f"{final[name]:.4f}", f"{seconds[name]:.1f}"] for name in curves]
+    init = "zero-init residual branches" if args.zero_init_residual else "standard init"
     print(f"training loss (mean of the last {tail} steps), {steps} steps of batch {batch} on {n_train} "
-          f"Shapes images {size}x{size}, width {width}:")
+          f"Shapes images {size}x{size}, width {width}, Adam {args.lr:g}, {init}:")
     print(_common.table(["network", "final training loss", "seconds"], rows))
     shallow, deep = depths
     plain_worse = final[f"plain-{deep}"] > final[f"plain-{shallow}"]
