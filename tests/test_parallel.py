@@ -146,3 +146,11 @@ def test_a_batch_that_fits_one_chunk_still_makes_two():
     assert im2col_module.batch_chunks(32, 1000) == [(0, 16), (16, 32)]
     assert im2col_module.batch_chunks(1, 1000) == [(0, 1)]
     assert im2col_module.batch_chunks(32, 1000, cpu=False) == [(0, 32)]  # the GPU: the budget alone
+
+
+def test_chunks_share_the_batch_evenly(monkeypatch):
+    # 32 samples at most 14 to a chunk: not 14 + 14 + 4 (one thread idle through the last chunk)
+    monkeypatch.setattr(im2col_module, "CHUNK_MULTIPLE", 2)
+    assert im2col_module.batch_chunks(32, 1000, budget=14000) == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert im2col_module.batch_chunks(7, 1000, budget=3000) == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert im2col_module.batch_chunks(0, 1000) == []
