@@ -154,3 +154,39 @@ def test_chunks_share_the_batch_evenly(monkeypatch):
     assert im2col_module.batch_chunks(32, 1000, budget=14000) == [(0, 8), (8, 16), (16, 24), (24, 32)]
     assert im2col_module.batch_chunks(7, 1000, budget=3000) == [(0, 2), (2, 4), (4, 6), (6, 7)]
     assert im2col_module.batch_chunks(0, 1000) == []
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: minidl.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    lambda params: minidl.optim.AdamW(params, lr=1e-3),
+])
+def test_optimizer_step_is_the_same_on_any_thread_count(threads, make):
+    def trained(n):
+        threads(n)
+        rng = np.random.default_rng(0)
+        params = [minidl.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+                  for shape in [(64, 32, 3, 3), (64,), (10, 64), (10,), (300, 300)]]
+        opt = make(params)
+        for step in range(3):
+            for p in params:
+                p.grad = minidl.Tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        return [p.numpy() for p in params]
+
+    one, two = trained(1), trained(2)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optimizer_updates_run_in_the_pool(threads, monkeypatch):
+    threads(2)
+    names = set()
+    real = minidl.optim.SGD._update
+    monkeypatch.setattr(minidl.optim.SGD, "_update",
+                        lambda self, *a: names.add(threading.current_thread().name) or real(self, *a))
+    params = [minidl.Tensor(np.ones((1000,), np.float32), requires_grad=True) for _ in range(8)]
+    for p in params:
+        p.grad = minidl.Tensor(np.ones((1000,), np.float32))
+    minidl.optim.SGD(params, lr=0.5).step()
+    assert all(np.all(p.numpy() == 0.5) for p in params)
+    assert any(name.startswith("minidl") for name in names)
