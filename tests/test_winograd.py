@@ -156,3 +156,26 @@ def test_gpu_kernels_match_the_cpu_in_float64_and_repeat(name, algorithm, rng):
     for got, again, want in zip(first, second, cpu):
         assert np.array_equal(got, again)
         assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("size,pad", [((7, 9), (1, 1)), ((4, 5), (2, 0)), ((3, 3), (1, 1))])
+def test_channels_last_transforms_equal_the_kernels_twins(m, size, pad, rng):
+    # the CPU path (winograd_cpu.py, channels innermost) computes what the GPU kernels' CPU twins
+    # compute, in another layout: V (t^2, tiles, C) against (t^2, C, tiles), and so on
+    from minidl.functional import winograd_cpu
+    n, c, c_out = 2, 3, 5
+    x = rng.standard_normal((n, c) + size)
+    out_size = (size[0] + 2 * pad[0] - 2, size[1] + 2 * pad[1] - 2)
+    counts = winograd._tile_counts(out_size, m)
+    kb, _, ka = winograd.transforms(m, np.float64)
+    v = winograd_cpu.transformed_input(x, pad, counts, m, kb).copy()  # both use the same scratch buffers
+    np.testing.assert_allclose(v.transpose(0, 2, 1), winograd._transformed_input(x, pad, counts, m), rtol=1e-13)
+    prod = rng.standard_normal(((m + 2) ** 2, n * counts[0] * counts[1], c_out))
+    ours, twin = np.empty((n, c_out) + out_size), np.empty((n, c_out) + out_size)
+    winograd_cpu.transformed_output(prod, ours, counts, m, ka)
+    winograd._transformed_output(np.ascontiguousarray(prod.transpose(0, 2, 1)), twin, counts, m)
+    np.testing.assert_allclose(ours, twin, rtol=1e-13)
+    gy = rng.standard_normal((n, c_out) + out_size)
+    np.testing.assert_allclose(winograd_cpu.output_gradient_tiles(gy, counts, m, ka).copy(),
+                               winograd._output_gradient_tiles(gy, counts, m), rtol=1e-13)
