@@ -19,7 +19,7 @@ from ..autograd import Function, is_grad_enabled
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d
 from ..parallel import run_chunks
 from . import validation as check
-from .im2col import batch_chunks, scratch, zeroed_scratch
+from .im2col import batch_chunks
 from .pooling_common import ArgmaxPool, as_batched, check_input, tap_dtype, window_geometry
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
