@@ -244,13 +244,13 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
     counts = _tile_counts(out_size, m)
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
 
-    def work(a, b):
+    def channels_first(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
         prod = scratch("products", (t2, groups, c_og, v.shape[2]), v.dtype, xp)
         xp.matmul(u, v.reshape(t2, groups, c_g, -1), out=prod)
         _transformed_output(prod, out[a:b], counts, m)
 
-    def work_channels_last(a, b):
+    def channels_last(a, b):
         kb, _, ka = transforms(m, x.dtype)
         v = winograd_cpu.transformed_input(x[a:b], pad_top_left, counts, m, kb)
         winograd_cpu.transformed_output(winograd_cpu.channel_products(v, u, groups), out[a:b], counts, m, ka)
@@ -258,9 +258,7 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
     # on the CPU channels innermost (winograd_cpu.py), except for maps of a single tile or two: there
     # the product U V, a few tiles wide, ran 2-3x faster with the channels as its rows (OpenBLAS, one
     # thread, 256 channels at 4x4: 0.54 against 1.1-1.7 ms per chunk of 16)
-    if xp is np and counts[0] * counts[1] >= 4:
-        work = work_channels_last
-
+    work = channels_last if xp is np and counts[0] * counts[1] >= 4 else channels_first
     for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     return out
 
