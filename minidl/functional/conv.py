@@ -36,7 +36,7 @@ algorithm in one place (``set_conv_algorithm``).
 """
 from .. import backend
 from ..autograd import Function
-from . import validation, winograd
+from . import conv_taps, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
     transposed,
@@ -171,8 +171,12 @@ class Conv2dOp(Function):
     def forward(self, x, weight, bias, *, geometry, groups):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
         self.m = winograd.choose(x.shape, weight.shape, geometry, groups, x)
+        self.by_taps = not self.m and conv_taps.chosen(geometry, groups, x, winograd.get_conv_algorithm())
         if self.m:
             out = winograd.correlate(x, weight, geometry, groups, self.m)
+        elif self.by_taps:
+            self.tap_weights = conv_taps.tap_weights(weight)
+            out = conv_taps.correlate(x, self.tap_weights, geometry)
         else:
             out = correlate(x, weight, geometry, groups)
         if bias is not None:
@@ -185,11 +189,15 @@ class Conv2dOp(Function):
         if self.needs_input_grad[0]:
             if m:
                 dx = winograd.correlate_adjoint(grad, weight, geo, groups, m)
+            elif self.by_taps:
+                dx = conv_taps.correlate_adjoint(grad, self.tap_weights, geo)
             else:
                 dx = correlate_adjoint(grad, weight, geo, groups, x.shape[0], x.shape[1])
         if self.needs_input_grad[1]:
             if m:
                 dw = winograd.correlate_weight_grad(x, grad, geo, groups, m)
+            elif self.by_taps:
+                dw = conv_taps.correlate_weight_grad(x, grad, geo, weight.shape)
             else:
                 dw = correlate_weight_grad(x, grad, geo, groups, weight.shape)
         if self.needs_input_grad[2]:

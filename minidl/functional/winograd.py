@@ -87,13 +87,14 @@ _algorithm = "auto"
 
 
 def set_conv_algorithm(name):
-    """How conv2d computes 3x3 stride-1 convolutions: 'auto' (the default: by shape, see ``choose``),
-    'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) wherever
-    they apply). Convolutions Winograd does not cover always use im2col."""
+    """How conv2d computes: 'auto' (the default: by shape, see ``choose`` and ``conv_taps.chosen``),
+    'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) for the 3x3
+    stride-1 convolutions they apply to, im2col for the rest), or 'taps' (a product per kernel tap over
+    the outputs where it reads the input, ``conv_taps.py``; one group only, else im2col)."""
     global _algorithm
-    if name != "auto" and name not in ALGORITHMS:
-        raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}; "
-                         f"got {name!r}")
+    if name != "auto" and name not in ALGORITHMS and name != "taps":
+        raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}, "
+                         f"'taps'; got {name!r}")
     _algorithm = name
 
 
@@ -122,7 +123,7 @@ def choose(x_shape, w_shape, geo, groups, x):
     im2col (not measured there yet; a forced Winograd runs its ``.cu`` transforms), and so does float16
     (its 10-bit mantissa and F(4x4)'s larger transform entries lose too much).
     """
-    if _algorithm == "im2col" or not applies(w_shape, geo):
+    if _algorithm in ("im2col", "taps") or not applies(w_shape, geo):
         return 0
     if _algorithm != "auto":
         return ALGORITHMS[_algorithm]
