@@ -131,3 +131,24 @@ def test_forced_taps_with_groups_falls_back_to_im2col(algorithm, rng):
 def test_unknown_algorithm_names_the_choices():
     with pytest.raises(ValueError, match="'taps'; got 'fast'"):
         minidl.set_conv_algorithm("fast")
+
+
+@pytest.mark.gpu
+def test_gpu_matches_the_cpu_in_float64_and_repeats(algorithm, rng):
+    x, w, gy = rng.standard_normal((3, 4, 2, 3)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal((3, 5, 2, 3))
+    algorithm("taps")
+    xt, wt = t(x, True), t(w, True)
+    out = F.conv2d(xt, wt, padding=1)
+    out.backward(t(gy))
+    cpu = out.numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+    def on_gpu():
+        xg, wg = t(x).to("cuda").requires_grad_(), t(w).to("cuda").requires_grad_()
+        y = F.conv2d(xg, wg, padding=1)
+        y.backward(t(gy).to("cuda"))
+        return y.numpy(), xg.grad.numpy(), wg.grad.numpy()
+
+    first, second = on_gpu(), on_gpu()
+    for got, again, want in zip(first, second, cpu):
+        assert np.array_equal(got, again)
+        assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
