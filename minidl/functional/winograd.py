@@ -45,7 +45,7 @@ import numpy as np
 from .. import backend
 from ..parallel import one_blas_thread
 from . import winograd_cpu
-from .im2col import for_batch_chunks, scratch, zeroed_scratch
+from .im2col import for_batch_chunks, scratch, transposed, zeroed_scratch
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
 # and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
@@ -334,5 +334,8 @@ def correlate_weight_grad(x, y, geo, groups, m):
     for part in parts[1:]:
         du += part
     with one_blas_thread():
-        dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+        dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1))
+    if xp is np:  # dU came as (t^2, groups, C_out / groups, C / groups): dW is dg's 2-D transpose
+        return transposed(dw).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
+    dw = dw.reshape(3, 3, groups, c_g, c_og)
     return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)

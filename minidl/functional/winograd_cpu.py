@@ -96,8 +96,9 @@ def output_gradient_tiles(y, counts, m, ka):
 
 
 def weight_products(v, dm, groups):
-    """dU[ξν] = V[ξν]^T dM[ξν] per group, summed over the tiles: (t^2, groups, C / groups, C_out / groups)."""
+    """dU[ξν]^T = dM[ξν]^T V[ξν] per group, summed over the tiles: (t^2, groups, C_out / groups, C / groups),
+    the output channel first as in W, so that dW = G^T dU G needs one 2-D transposed copy."""
     t2, tiles, c = v.shape
     c_out = dm.shape[2]
-    return np.matmul(v.reshape(t2, tiles, groups, c // groups).transpose(0, 2, 3, 1),
-                     dm.reshape(t2, tiles, groups, c_out // groups).transpose(0, 2, 1, 3))
+    return np.matmul(dm.reshape(t2, tiles, groups, c_out // groups).transpose(0, 2, 3, 1),
+                     v.reshape(t2, tiles, groups, c // groups).transpose(0, 2, 1, 3))
