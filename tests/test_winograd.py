@@ -179,3 +179,32 @@ def test_channels_last_transforms_equal_the_kernels_twins(m, size, pad, rng):
     gy = rng.standard_normal((n, c_out) + out_size)
     np.testing.assert_allclose(winograd_cpu.output_gradient_tiles(gy, counts, m, ka).copy(),
                                winograd._output_gradient_tiles(gy, counts, m), rtol=1e-13)
+
+
+def test_the_forwards_input_tiles_serve_the_weight_gradient(algorithm, rng, monkeypatch):
+    # the CPU forward keeps its transformed input tiles V when a weight gradient will follow, and the
+    # weight gradient uses them instead of transforming x again; without a weight gradient none are kept
+    from minidl.functional import conv as conv_module, winograd_cpu
+    algorithm("winograd4")
+    x, w, gy = rng.standard_normal((3, 4, 9, 8)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal((3, 5, 9, 8))
+    geo = _geometry(size=9)
+    geo.w, geo.ow = 8, 8
+    recomputed = winograd.correlate_weight_grad(x, gy, geo, 1, 4)
+    out, kept = winograd.correlate(x, w, geo, 1, 4, keep=True)
+    assert kept is not None and kept.shape == (36, 3 * 3 * 2, 4)
+    np.testing.assert_allclose(out, winograd.correlate(x, w, geo, 1, 4), rtol=1e-13)
+    np.testing.assert_allclose(winograd.correlate_weight_grad(x, gy, geo, 1, 4, kept), recomputed, rtol=1e-12)
+
+    transforms = []
+    real = winograd_cpu.transformed_input
+    monkeypatch.setattr(winograd_cpu, "transformed_input", lambda *a: transforms.append(a[0].shape[1]) or real(*a))
+    xt, wt = t(x, True), t(w, True)
+    F.conv2d(xt, wt, padding=1).backward(t(gy))
+    # chunks of x (4 channels) in the forward, as many of gy (5) in the input gradient, none for dW
+    assert transforms.count(4) == transforms.count(5) > 0
+    np.testing.assert_allclose(wt.grad.numpy(), recomputed, rtol=1e-12)
+    with minidl.no_grad():
+        op = conv_module.Conv2dOp()
+        op.needs_input_grad = (True, True, False)
+        op.forward(x, w, None, geometry=geo, groups=1)
+    assert op.tiles is None

@@ -35,7 +35,7 @@ flipped kernel, and its weight gradient the adjoint of the transforms. ``winogra
 algorithm in one place (``set_conv_algorithm``).
 """
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from . import conv_taps, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
@@ -173,7 +173,10 @@ class Conv2dOp(Function):
         self.m = winograd.choose(x.shape, weight.shape, geometry, groups, x)
         self.by_taps = not self.m and conv_taps.chosen(geometry, groups, x, winograd.get_conv_algorithm())
         if self.m:
-            out = winograd.correlate(x, weight, geometry, groups, self.m)
+            # keep the transformed input for the weight gradient when there will be one
+            keep = is_grad_enabled() and self.needs_input_grad[1]
+            out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m, keep=True) if keep else (
+                winograd.correlate(x, weight, geometry, groups, self.m), None)
         elif self.by_taps:
             self.tap_weights = conv_taps.tap_weights(weight)
             out = conv_taps.correlate(x, self.tap_weights, geometry)
@@ -195,7 +198,7 @@ class Conv2dOp(Function):
                 dx = correlate_adjoint(grad, weight, geo, groups, x.shape[0], x.shape[1])
         if self.needs_input_grad[1]:
             if m:
-                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m)
+                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m, self.tiles)
             elif self.by_taps:
                 dw = conv_taps.correlate_weight_grad(x, grad, geo, weight.shape)
             else:

@@ -236,14 +236,19 @@ def _transformed_output(prod, out, counts, m):
             out[:, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
 
 
-def _forward(x, u, pad_top_left, out_size, groups, m):
-    """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size)."""
+def _forward(x, u, pad_top_left, out_size, groups, m, keep=False):
+    """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size);
+    with ``keep``, (out, V) where V is the transformed input of the channels-last CPU path (``None``
+    on the other paths), for the weight gradient to reuse."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     t2, _, c_og, c_g = u.shape
     c_out = c_og * groups
     counts = _tile_counts(out_size, m)
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
+    by_channels_last = xp is np and counts[0] * counts[1] >= 4
+    tiles = counts[0] * counts[1]
+    kept = np.empty((t2, n * tiles, c), dtype=x.dtype) if keep and by_channels_last else None
 
     def channels_first(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
@@ -253,20 +258,22 @@ def _forward(x, u, pad_top_left, out_size, groups, m):
 
     def channels_last(a, b):
         kb, _, ka = transforms(m, x.dtype)
-        v = winograd_cpu.transformed_input(x[a:b], pad_top_left, counts, m, kb)
+        into = None if kept is None else kept[:, a * tiles:b * tiles]
+        v = winograd_cpu.transformed_input(x[a:b], pad_top_left, counts, m, kb, into)
         winograd_cpu.transformed_output(winograd_cpu.channel_products(v, u, groups), out[a:b], counts, m, ka)
 
     # on the CPU channels innermost (winograd_cpu.py), except for maps of a single tile or two: there
     # the product U V, a few tiles wide, ran 2-3x faster with the channels as its rows (OpenBLAS, one
     # thread, 256 channels at 4x4: 0.54 against 1.1-1.7 ms per chunk of 16)
-    work = channels_last if xp is np and counts[0] * counts[1] >= 4 else channels_first
+    work = channels_last if by_channels_last else channels_first
     for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
-    return out
+    return (out, kept) if keep else out
 
 
-def correlate(x, w, geo, groups, m):
-    """conv2d without bias by F(m x m, 3 x 3): x (N, C, H, W), w (C_out, C / groups, 3, 3)."""
-    return _forward(x, _transformed_weight(w, groups, m), (geo.pt, geo.pl), (geo.oh, geo.ow), groups, m)
+def correlate(x, w, geo, groups, m, keep=False):
+    """conv2d without bias by F(m x m, 3 x 3): x (N, C, H, W), w (C_out, C / groups, 3, 3). With
+    ``keep``: (out, V), V the transformed input tiles for ``correlate_weight_grad`` (or None)."""
+    return _forward(x, _transformed_weight(w, groups, m), (geo.pt, geo.pl), (geo.oh, geo.ow), groups, m, keep)
 
 
 def correlate_adjoint(y, w, geo, groups, m):
@@ -308,8 +315,11 @@ def _output_gradient_tiles(y, counts, m):
     return dm
 
 
-def correlate_weight_grad(x, y, geo, groups, m):
-    """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring)."""
+def correlate_weight_grad(x, y, geo, groups, m, kept=None):
+    """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring).
+    ``kept``: the forward's transformed input tiles (``correlate(..., keep=True)``), reused instead of
+    transforming x again: a third of the weight gradient's work, for 2.25x x's size held from the
+    forward to the backward."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     c_out = y.shape[1]
@@ -321,8 +331,11 @@ def correlate_weight_grad(x, y, geo, groups, m):
     def work(a, b):
         if xp is np:  # channels innermost (winograd_cpu.py)
             kb, _, ka = transforms(m, x.dtype)
-            v = winograd_cpu.transformed_input(x[a:b], (geo.pt, geo.pl), counts, m, kb)
-            return winograd_cpu.weight_products(v, winograd_cpu.output_gradient_tiles(y[a:b], counts, m, ka), groups)
+            tiles = counts[0] * counts[1]
+            chunk = (winograd_cpu.transformed_input(x[a:b], (geo.pt, geo.pl), counts, m, kb) if kept is None
+                     else kept[:, a * tiles:b * tiles])
+            return winograd_cpu.weight_products(chunk, winograd_cpu.output_gradient_tiles(y[a:b], counts, m, ka),
+                                                groups)
         v = _transformed_input(x[a:b], (geo.pt, geo.pl), counts, m).reshape(t2, groups, c_g, -1)
         dm = _output_gradient_tiles(y[a:b], counts, m).reshape(t2, -1, groups, c_og)
         return xp.matmul(v, dm.transpose(0, 2, 1, 3))

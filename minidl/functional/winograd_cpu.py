@@ -43,15 +43,16 @@ def _padded(x, pad_top_left, counts, m, name):
     return padded
 
 
-def transformed_input(x, pad_top_left, counts, m, kb):
-    """V = (B^T ⊗ B^T) d for every tile of x (N, C, H, W): (t^2, N * TH * TW, C)."""
+def transformed_input(x, pad_top_left, counts, m, kb, out=None):
+    """V = (B^T ⊗ B^T) d for every tile of x (N, C, H, W): (t^2, N * TH * TW, C), in ``out`` if given
+    (an array of that shape whose rows are contiguous), else in a scratch buffer."""
     n, c = x.shape[:2]
     t, (th, tw) = m + 2, counts
     padded = _padded(x, pad_top_left, counts, m, "padded")
     windows = np.lib.stride_tricks.sliding_window_view(padded, (t, t), axis=(1, 2))[:, ::m, ::m]
     tiles = scratch("tiles", (t, t, n, th, tw, c), x.dtype)
     tiles[...] = windows.transpose(4, 5, 0, 1, 2, 3)
-    v = scratch("transformed", (t * t, n * th * tw, c), x.dtype)
+    v = scratch("transformed", (t * t, n * th * tw, c), x.dtype) if out is None else out
     np.matmul(kb, tiles.reshape(t * t, -1), out=v.reshape(t * t, -1))
     return v
 
