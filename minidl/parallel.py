@@ -24,6 +24,7 @@ A call made from inside a worker (or while another thread holds the pool) runs i
 """
 import concurrent.futures
 import contextlib
+import os
 import threading
 
 from . import backend
@@ -62,6 +63,23 @@ def run_chunks(work, chunks):
             return [f.result() for f in futures]
     finally:
         _busy.release()
+
+
+# work on fewer array elements than this runs as one piece: handing a piece to a worker and collecting
+# it costs some tens of microseconds, what a pass over about 10^5 numbers takes
+POOL_MIN_ELEMENTS = 2**20
+
+
+def pieces(n, elements, align=1):
+    """(start, stop) ranges covering ``range(n)`` for ``run_chunks``, for work on ``elements`` array
+    elements in all: one range when that is small, else two per core of the machine, each a multiple
+    of ``align`` long but the last. They depend on the sizes and the machine only, never on the
+    thread count."""
+    if n <= 0:
+        return []
+    count = 1 if elements < POOL_MIN_ELEMENTS else 2 * min(8, max(2, os.cpu_count() or 1))
+    step = -(-max(1, -(-n // count)) // align) * align
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
 
 
 def _serial(work, chunks):

@@ -190,3 +190,24 @@ def test_optimizer_updates_run_in_the_pool(threads, monkeypatch):
     minidl.optim.SGD(params, lr=0.5).step()
     assert all(np.all(p.numpy() == 0.5) for p in params)
     assert any(name.startswith("minidl") for name in names)
+
+
+def test_pieces_depend_on_sizes_only():
+    assert parallel.pieces(0, 10) == []
+    assert parallel.pieces(100, 10) == [(0, 100)]  # small work: one piece
+    big = parallel.pieces(1000, 2**22, align=64)
+    assert big[0][0] == 0 and big[-1][1] == 1000 and all(b == c for (_, b), (c, _) in zip(big, big[1:]))
+    assert all((b - a) % 64 == 0 for a, b in big[:-1]) and len(big) > 1
+
+
+@pytest.mark.parametrize("shape", [(4608, 512), (262144, 9), (9, 262144)])
+def test_large_transposes_and_weight_transforms_are_the_same_on_any_thread_count(threads, shape, rng):
+    from minidl.functional import winograd
+    a = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append((im2col_module.transposed(a), winograd._transformed_weight(w, 1, 4)))
+    assert np.array_equal(results[0][0], a.T) and np.array_equal(results[1][0], a.T)
+    assert np.array_equal(results[0][1], results[1][1])

@@ -30,7 +30,7 @@ import threading
 import numpy as np
 
 from .. import backend
-from ..parallel import run_chunks
+from ..parallel import pieces, run_chunks
 
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
@@ -156,8 +156,13 @@ def transposed(a, rows=None):
     if rows is None:
         rows = max(64, BAND_BYTES // max(1, a.shape[-1] * a.itemsize))
     out = np.empty(a.shape[:-2] + (a.shape[-1], a.shape[-2]), dtype=a.dtype)
-    for start in range(0, a.shape[-2], rows):
-        out[..., start:start + rows] = a[..., start:start + rows, :].swapaxes(-1, -2)
+
+    def work(first, last):  # the bands of rows first:last (large arrays: shared out over the pool)
+        for start in range(first, last, rows):
+            stop = min(start + rows, last)
+            out[..., start:stop] = a[..., start:stop, :].swapaxes(-1, -2)
+
+    run_chunks(work, pieces(a.shape[-2], a.size, align=rows))
     return out
 
 

@@ -43,7 +43,7 @@ import functools
 import numpy as np
 
 from .. import backend
-from ..parallel import one_blas_thread
+from ..parallel import one_blas_thread, pieces, run_chunks
 from . import winograd_cpu
 from .im2col import for_batch_chunks, scratch, transposed, zeroed_scratch
 
@@ -203,10 +203,17 @@ def _transformed_weight(w, groups, m):
     xp = backend.get_array_module(w)
     kg = transforms(m, _acc(w.dtype), xp)[1]
     c_out, c_g = w.shape[:2]
+    flat = xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9)
+    if xp is not np:
+        return xp.matmul(kg, flat.T).reshape(kg.shape[0], groups, c_out // groups, c_g)
+    u = np.empty((kg.shape[0], c_out * c_g), dtype=kg.dtype)
+
+    def work(a, b):  # kernels a:b: a weight-sized pass, shared out over the pool when large
+        np.matmul(kg, flat[a:b].T, out=u[:, a:b])
+
     with one_blas_thread():
-        u = xp.matmul(kg, xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9).T)
-    u = u if xp is not np else u.astype(w.dtype, copy=False)
-    return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
+        run_chunks(work, pieces(c_out * c_g, u.size))
+    return u.astype(w.dtype, copy=False).reshape(kg.shape[0], groups, c_out // groups, c_g)
 
 
 def _bytes_per_sample(channels, counts, m, itemsize):
