@@ -31,8 +31,14 @@ called g as in the paper): per t x t input tile d (t = m + 2) and 3x3 kernel W[c
     Y = A^T [ (G W G^T) ⊙ (B^T d B) ] A,
 
 its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
-flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
-algorithm in one place (``set_conv_algorithm``).
+flipped kernel, and its weight gradient the adjoint of the transforms. On small maps with padding a
+conv2d may instead run by taps (``conv_taps.py``): one product W[:, :, i, j] x per kernel offset, made
+only over the outputs where that offset reads the input rather than padding,
+
+    out[n, :, o] = sum_{i, j} W[:, :, i, j] x_pad[n, :, o s + (i, j) d].
+
+``Conv2dOp.forward`` picks among the three (``winograd.choose``, then ``conv_taps.chosen``;
+``set_conv_algorithm`` forces one).
 """
 from .. import backend
 from ..autograd import Function, is_grad_enabled

@@ -13,9 +13,11 @@ channel and tile) meet in t^2 independent matrix products, one per position (ξ,
     M[ξν, co, tile] = sum_c U[ξν, co, c] V[ξν, c, tile]          (a batched GEMM)
 
 and the output transform Y = A^T M A returns to pixels. On the CPU each 2-D transform is one GEMM with
-a Kronecker product (B^T d B flattened = (B^T ⊗ B^T) d flattened): tiles are cut out of the padded
-input by t^2 strided copies (an im2col with a t x t window and stride m), transformed, reduced, and
-transformed back, a chunk of the batch at a time in the thread pool (``minidl.parallel``).
+a Kronecker product (B^T d B flattened = (B^T ⊗ B^T) d flattened), a chunk of the batch at a time in
+the thread pool (``minidl.parallel``): with the channels innermost (``winograd_cpu.py``: the tiles one
+strided copy, long contiguous runs), or, for maps of fewer than four tiles, channels first as the GPU
+kernels lay them out (tiles cut out of the padded input by t^2 strided copies: the kernels' CPU twins
+below). In training the forward keeps its transformed input V for the weight gradient.
 
 Gradients (all with the same three matrices):
 - input: conv2d's input gradient is itself a 3x3 stride-1 correlation, of the output gradient with the
