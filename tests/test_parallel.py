@@ -211,3 +211,17 @@ def test_large_transposes_and_weight_transforms_are_the_same_on_any_thread_count
         results.append((im2col_module.transposed(a), winograd._transformed_weight(w, 1, 4)))
     assert np.array_equal(results[0][0], a.T) and np.array_equal(results[1][0], a.T)
     assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_winograd_weight_gradient_of_a_wide_layer_is_the_same_on_any_thread_count(threads, rng):
+    # 256 channels: the weight gradient's closing sum and transform are shared out over the pool
+    from minidl.functional import winograd
+    from minidl.functional.im2col import Geometry
+    x = rng.standard_normal((4, 256, 4, 4)).astype(np.float32)
+    y = rng.standard_normal((4, 256, 4, 4)).astype(np.float32)
+    geo = Geometry((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4), (4, 4))
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(winograd.correlate_weight_grad(x, y, geo, 1, 4))
+    assert np.array_equal(results[0], results[1])

@@ -352,12 +352,21 @@ def correlate_weight_grad(x, y, geo, groups, m, kept=None):
     parts = for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     if not parts:
         return xp.zeros((c_out, c_g, 3, 3), dtype=x.dtype)
+    if xp is np:  # dU came as (t^2, groups, C_out / groups, C / groups): dW is dg's 2-D transpose
+        flat = [part.reshape(t2, -1) for part in parts]
+        dg = np.empty((9, flat[0].shape[1]), dtype=kg.dtype)
+
+        def finish(a, b):  # columns a:b: dU = the chunks' parts added in chunk order, dg = G^T dU G
+            du = flat[0][:, a:b] if len(flat) == 1 else flat[0][:, a:b] + flat[1][:, a:b]
+            for part in flat[2:]:
+                du += part[:, a:b]
+            np.matmul(kg.T, du.astype(kg.dtype, copy=False), out=dg[:, a:b])
+
+        with one_blas_thread():
+            run_chunks(finish, pieces(dg.shape[1], flat[0].size))
+        return transposed(dg).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
     du = parts[0]
     for part in parts[1:]:
         du += part
-    with one_blas_thread():
-        dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1))
-    if xp is np:  # dU came as (t^2, groups, C_out / groups, C / groups): dW is dg's 2-D transpose
-        return transposed(dw).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
-    dw = dw.reshape(3, 3, groups, c_g, c_og)
+    dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
     return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
