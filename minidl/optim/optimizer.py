@@ -48,7 +48,13 @@ def _each_update(update, updates):
 
 class Optimizer:
     """Base class: a subclass passes its ``defaults``, may refine ``_check(group)``, and defines
-    ``_update(p, grad, group)``, which changes ``p.data`` given the gradient array ``grad``."""
+    ``_update(p, grad, group)``, which changes ``p.data`` given the gradient array ``grad``.
+
+    A subclass whose ``_update`` touches nothing but its own parameter and that parameter's state sets
+    ``updates_in_parallel = True`` (SGD, Adam, AdamW do): its step then runs over the thread pool.
+    """
+
+    updates_in_parallel = False
 
     def __init__(self, params, defaults):
         self._check(defaults)
@@ -140,7 +146,11 @@ class Optimizer:
                 loss = closure()
         updates = [(p, self._grad_of(p), group) for group in self.param_groups for p in group["params"]
                    if p.grad is not None]
-        _each_update(self._update, updates)
+        if self.updates_in_parallel:
+            _each_update(self._update, updates)
+        else:
+            for p, grad, group in updates:
+                self._update(p, grad, group)
         return loss
 
     def _grad_of(self, p):

@@ -22,6 +22,8 @@ class SGD(Optimizer):
     minidl, multiplies the whole buffer by it, so a change of ``lr`` takes effect at once.
     """
 
+    updates_in_parallel = True  # each update reads and writes its own parameter and state only
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
