@@ -25,7 +25,6 @@ class Adam(Optimizer):
     """
 
     _decoupled_weight_decay = False
-
     updates_in_parallel = True  # each update reads and writes its own parameter and state only
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
