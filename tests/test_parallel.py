@@ -225,3 +225,18 @@ def test_winograd_weight_gradient_of_a_wide_layer_is_the_same_on_any_thread_coun
         threads(n)
         results.append(winograd.correlate_weight_grad(x, y, geo, 1, 4))
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("shape", [((300, 500), (500, 40)), ((10, 4096), (4096, 1000)), ((3, 4), (4, 5)),
+                                   ((2000, 600), (600, 700))])
+def test_matmul_on_the_pool_equals_numpy_and_any_thread_count(threads, shape, rng):
+    a = rng.standard_normal(shape[0]).astype(np.float32)
+    b = rng.standard_normal(shape[1]).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(parallel.matmul(a, b))
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], a @ b, rtol=1e-5, atol=1e-4)
+    batched = rng.standard_normal((2, 3, 4))
+    assert np.array_equal(parallel.matmul(batched, batched.swapaxes(-1, -2)), batched @ batched.swapaxes(-1, -2))

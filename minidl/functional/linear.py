@@ -5,8 +5,11 @@
 
 Gradients, with G = dL/dy flattened to (M, out_features) and x to (M, in_features):
     dx = G W,   dW = G^T x,   db = sum of G over its rows.
+
+The products run on the thread pool (``minidl.parallel.matmul``), not on OpenBLAS's own threads.
 """
 from ..autograd import Function
+from ..parallel import matmul
 from ..tensor import Tensor
 
 __all__ = ["linear"]
@@ -15,7 +18,7 @@ __all__ = ["linear"]
 class LinearOp(Function):
     def forward(self, x, weight, bias):
         self.x, self.weight = x, weight
-        y = x @ weight.T
+        y = matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             y += bias
         return y
@@ -24,9 +27,9 @@ class LinearOp(Function):
         dx = dw = db = None
         g2 = grad.reshape(-1, grad.shape[-1])
         if self.needs_input_grad[0]:
-            dx = grad @ self.weight
+            dx = matmul(g2, self.weight).reshape(self.x.shape)
         if self.needs_input_grad[1]:
-            dw = g2.T @ self.x.reshape(-1, self.x.shape[-1])
+            dw = matmul(g2.T, self.x.reshape(-1, self.x.shape[-1]))
         if self.needs_input_grad[2]:
             db = g2.sum(axis=0)
         return dx, dw, db
