@@ -24,24 +24,24 @@ Measured 2026-12-01 on the 2-core CPU (load 3-4 from other jobs, MINIDL_NUM_THRE
 averaged over the last 40 steps, chance ln 6 = 1.79; a seed also draws the data:
 
     network                       seed 0   seed 1   seed 2   seed 3   seconds
-    plain-20                       1.172    1.146                      21-56
-    plain-56                       1.785    1.784                      59-73
-    resnet-20                      1.139    1.112    1.208    1.309    22-24
-    resnet-56                      1.092    0.929    0.968    1.074    64-69
-    resnet-20, standard init       1.005    0.944
-    resnet-56, standard init       1.244    1.121
+    plain-20                       1.172    1.168                      19-30
+    plain-56                       1.791    1.774                      54-55
+    resnet-20                      1.127    1.089    1.215    1.293    20-23
+    resnet-56                      1.087    0.948    0.971    1.074    56-61
+    resnet-20, standard init       0.969    0.870
+    resnet-56, standard init       1.328    1.031
 
 The plain 56 does not leave chance in 400 steps; the residual 56 ends below the residual 20 at every
 seed, and its mean loss is lower in each quarter of the run at all four seeds, not only at the end. With
 the standard initialisation (gamma = 1, ``--no-zero-init-residual``) the 56 starts as a different
 function from the 20 (27 random branches added along its path instead of 9), learns slower from the start
-(its first 100 steps average 1.80 against 1.67-1.69) and is still behind after 400 steps. That is the
-budget, not the engine: the same networks in PyTorch give the same order (Adam 2e-3, two seeds: 56 layers
-1.30-1.31, 20 layers 1.03-1.08); a 40-step warm-up or width 16 does not change it, with Adam at 1e-2 the
-56 catches up at one seed of two, and with SGD (momentum 0.9, rate 0.1) the standard-init 56 does not
-train at all in 400 steps. The paper's deeper residual networks pull ahead over 64k SGD steps, not 400.
-Zero-init also slows the 20-layer network (see the table): this demonstration compares depths under one
-recipe, not each depth's best 400-step recipe.
+(its first 100 steps average 1.77-1.82 against 1.67-1.68) and is still behind after 400 steps. That is
+the budget, not the engine: the same networks in PyTorch give the same order (Adam 2e-3, two seeds: 56
+layers 1.30-1.31, 20 layers 1.03-1.08), and there a 40-step warm-up or width 16 does not change it and
+Adam at 1e-2 lets the 56 catch up at one seed of two; with SGD (momentum 0.9, rate 0.1) the standard-init
+56 does not train at all in 400 steps. The paper's deeper residual networks pull ahead over 64k SGD
+steps, not 400. Zero-init also slows the 20-layer network (see the table): this demonstration compares
+depths under one recipe, not each depth's best 400-step recipe.
 
     python examples/07_residual.py [--fast] [--device gpu] [--depths 20 56] [--no-zero-init-residual]
 """
