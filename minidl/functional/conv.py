@@ -49,12 +49,18 @@ called g as in the paper): per t x t input tile d (t = m + 2) and 3x3 kernel W[c
     Y = A^T [ (G W G^T) ⊙ (B^T d B) ] A,
 
 its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
-flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
-algorithm in one place (``set_conv_algorithm``).
+flipped kernel, and its weight gradient the adjoint of the transforms. On small maps with padding a
+conv2d may instead run by taps (``conv_taps.py``): one product W[:, :, i, j] x per kernel offset, made
+only over the outputs where that offset reads the input rather than padding,
+
+    out[n, :, o] = sum_{i, j} W[:, :, i, j] x_pad[n, :, o s + (i, j) d].
+
+``Conv2dOp.forward`` picks among the three (``winograd.choose``, then ``conv_taps.chosen``;
+``set_conv_algorithm`` forces one).
 """
 from .. import backend
-from ..autograd import Function
-from . import subpixel, validation, winograd
+from ..autograd import Function, is_grad_enabled
+from . import conv_taps, subpixel, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
     transposed,
@@ -189,8 +195,15 @@ class Conv2dOp(Function):
     def forward(self, x, weight, bias, *, geometry, groups):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
         self.m = winograd.choose(x.shape, weight.shape, geometry, groups, x)
+        self.by_taps = not self.m and conv_taps.chosen(geometry, groups, x, winograd.get_conv_algorithm())
         if self.m:
-            out = winograd.correlate(x, weight, geometry, groups, self.m)
+            # keep the transformed input for the weight gradient when there will be one
+            keep = is_grad_enabled() and self.needs_input_grad[1]
+            out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m, keep=True) if keep else (
+                winograd.correlate(x, weight, geometry, groups, self.m), None)
+        elif self.by_taps:
+            self.tap_weights = conv_taps.tap_weights(weight)
+            out = conv_taps.correlate(x, self.tap_weights, geometry)
         else:
             out = correlate(x, weight, geometry, groups)
         if bias is not None:
@@ -203,11 +216,15 @@ class Conv2dOp(Function):
         if self.needs_input_grad[0]:
             if m:
                 dx = winograd.correlate_adjoint(grad, weight, geo, groups, m)
+            elif self.by_taps:
+                dx = conv_taps.correlate_adjoint(grad, self.tap_weights, geo)
             else:
                 dx = correlate_adjoint(grad, weight, geo, groups, x.shape[0], x.shape[1])
         if self.needs_input_grad[1]:
             if m:
-                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m)
+                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m, self.tiles)
+            elif self.by_taps:
+                dw = conv_taps.correlate_weight_grad(x, grad, geo, weight.shape)
             else:
                 dw = correlate_weight_grad(x, grad, geo, groups, weight.shape)
         if self.needs_input_grad[2]:
