@@ -263,8 +263,17 @@ def tiny_budget():
     im2col_module.set_im2col_budget(old)
 
 
+@pytest.fixture
+def general_path():
+    """conv_transpose2d by col2im (not by phases, whose chunks tests/test_subpixel.py checks)."""
+    old = minidl.get_conv_algorithm()
+    minidl.set_conv_algorithm("im2col")
+    yield
+    minidl.set_conv_algorithm(old)
+
+
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
-def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch):
+def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch, general_path):
     x = rng.standard_normal((5, 3, 7, 6))
     w = rng.standard_normal((3, 4, 3, 2))
     fn = getattr(F, op)

@@ -59,13 +59,17 @@ def _conv_step(op, algorithm, seed=0):
         out = F.conv2d(x, w, padding=1)
     else:
         w = minidl.Tensor(rng.standard_normal((16, 8, 4, 4)).astype(np.float32), requires_grad=True)
-        out = F.conv_transpose2d(x, w, stride=2, padding=1)
+        b = minidl.Tensor(rng.standard_normal(8).astype(np.float32), requires_grad=True)
+        out = F.conv_transpose2d(x, w, b, stride=2, padding=1)
     out.backward(minidl.Tensor(rng.standard_normal(out.shape).astype(np.float32)))
+    if op == "conv_transpose2d":  # its bias gradient too: summed per chunk on the phase path
+        return out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
     return out.numpy(), x.grad.numpy(), w.grad.numpy()
 
 
 @pytest.mark.parametrize("op,algorithm", [("conv2d", "im2col"), ("conv2d", "winograd2"),
-                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col")])
+                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col"),
+                                          ("conv_transpose2d", "auto")])
 def test_bitwise_independent_of_thread_count(op, algorithm, threads, small_chunks):
     threads(1)
     one = _conv_step(op, algorithm)

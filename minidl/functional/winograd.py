@@ -92,7 +92,9 @@ def set_conv_algorithm(name):
     """How conv2d computes: 'auto' (the default: by shape, see ``choose`` and ``conv_taps.chosen``),
     'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) for the 3x3
     stride-1 convolutions they apply to, im2col for the rest), or 'taps' (a product per kernel tap over
-    the outputs where it reads the input, ``conv_taps.py``; one group only, else im2col)."""
+    the outputs where it reads the input, ``conv_taps.py``; one group only, else im2col).
+    conv_transpose2d runs by phases (``subpixel.choose``) under every setting but 'im2col', which
+    forces its GEMM + col2im path."""
     global _algorithm
     if name != "auto" and name not in ALGORITHMS and name != "taps":
         raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}, "
