@@ -1,7 +1,9 @@
 """Time one full training step (forward, cross-entropy, backward, SGD with momentum) in minidl and PyTorch.
 
     python bench/train_step.py                        # CPU: ResNet-18 and VGG-16 (width 1/4) at 64x64, batch 32;
-                                                      #      a small CNN at 32x32, batch 64; default threads, then one
+                                                      #      a small CNN at 32x32, batch 64; FCN-8s as
+                                                      #      ``minidl segment`` trains it (128x128, batch 4);
+                                                      #      default threads, then one
     python bench/train_step.py --memory               # CPU: also the peak resident memory, each library alone
     python bench/train_step.py --device cuda          # GPU: the lecture's networks at batch 64, 224x224
     python bench/train_step.py --device cuda --nets resnet18,vgg16 --steps 5
@@ -67,6 +69,8 @@ CPU_CASES = [
     ("resnet18", {}, 32, 64, 10),  # torchvision's layout: 7x7/2 stem and max pooling
     ("vgg16", {"width": 0.25}, 32, 64, 10),
     ("small_cnn", {}, 64, 32, 10),
+    # ``minidl segment``'s network on Shapes (nets/recipe.py): FCN-8s, VGG-16 width 1/16 with batch norm
+    ("fcn8s", {"width": 1 / 16, "batch_norm": True, "dropout": 0.0}, 4, 128, 7),
 ]
 LR, MOMENTUM = 0.01, 0.9
 

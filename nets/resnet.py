@@ -16,8 +16,8 @@ bottleneck sits on the 3x3 convolution, as torchvision's "v1.5" (a little more a
 ``DEPTHS`` is the paper's Table 1: block type and blocks per stage (conv2_x .. conv5_x). Module names
 are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``, ``layer2.0.downsample.0/1``, ``fc``), so
 its weights load; initialisation is its too (kaiming-normal fan_out for convolutions, batch norm 1/0,
-PyTorch's default for the final linear). ``zero_init_residual`` starts every block's last batch norm at
-zero so each block begins as the identity.
+PyTorch's default for the final linear). ``zero_init_residual`` (the builders' option, or a block's
+``zero_init_residual()``) starts every block's last batch norm at zero so each block begins as the identity.
 
 ``plain18`` .. ``plain152`` are the same networks without shortcuts, H(x) = relu(F(x)) (the paper's
 "plain" baselines, whose training error rises with depth). ``small_input=True`` replaces the 7x7/2 stem
@@ -65,6 +65,15 @@ class _Block(nn.Module):
     def shortcut(self, x):
         """x itself, or ``downsample(x)`` where the block changes the stride or the channels."""
         return x if self.downsample is None else self.downsample(x)
+
+    def zero_init_residual(self):
+        """Zero the scale (gamma) of F's last batch norm: F(x) = 0, so the block starts as
+        H(x) = relu(shortcut(x)), the identity on the non-negative activations it receives where the
+        shortcut is x itself (Goyal et al., 2017, "Accurate, large minibatch SGD")."""
+        if not self.has_shortcut:
+            raise ValueError("zero_init_residual needs shortcuts; without them the zeroed blocks would "
+                             "pass nothing on")
+        nn.init.constant_(self.last_bn().weight, 0.0)
 
     def forward(self, x):
         if not self.has_shortcut:
@@ -188,7 +197,7 @@ class ResNet(nn.Module):
         if zero_init_residual:
             for module in self.modules():
                 if isinstance(module, _Block):
-                    nn.init.constant_(module.last_bn().weight, 0.0)
+                    module.zero_init_residual()
 
     def forward(self, x):
         self.input_spec.check(x)

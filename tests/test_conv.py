@@ -263,8 +263,17 @@ def tiny_budget():
     im2col_module.set_im2col_budget(old)
 
 
+@pytest.fixture
+def general_path():
+    """conv_transpose2d by col2im (not by phases, whose chunks tests/test_subpixel.py checks)."""
+    old = minidl.get_conv_algorithm()
+    minidl.set_conv_algorithm("im2col")
+    yield
+    minidl.set_conv_algorithm(old)
+
+
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
-def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch):
+def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch, general_path):
     x = rng.standard_normal((5, 3, 7, 6))
     w = rng.standard_normal((3, 4, 3, 2))
     fn = getattr(F, op)
@@ -285,6 +294,7 @@ def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch):
     # bytes of columns per sample: channels x kernel taps x conv output pixels x 8 bytes
     per_sample = 3 * 3 * 2 * (7 * 7) * 8 if op == "conv2d" else 4 * 3 * 2 * (7 * 6) * 8
     conv_module.set_im2col_budget(2 * per_sample + 1)
+    monkeypatch.setattr(im2col_module, "CHUNK_MULTIPLE", 1)  # the budget alone decides: 2 + 2 + 1
     chunked = run()
     # 5 samples in chunks of 2: three im2col calls per pass that reads columns of the input
     # (conv2d: forward and weight gradient; conv_transpose2d: one shared by its backward products)
@@ -297,11 +307,16 @@ def test_batch_chunks_respect_budget():
     for batch in (1, 5, 64):
         for per_sample in (1, 7, 1000):
             for budget in (1, 10, 6999, 10**6):
-                chunks = im2col_module.batch_chunks(batch, per_sample, budget)
-                assert [a for a, _ in chunks] == list(range(0, batch, chunks[0][1]))
-                assert chunks[-1][1] == batch
-                for a, b in chunks:
-                    assert (b - a) * per_sample <= max(budget, per_sample)
+                for cpu in (True, False):
+                    chunks = im2col_module.batch_chunks(batch, per_sample, budget, cpu=cpu)
+                    assert chunks[0][0] == 0 and chunks[-1][1] == batch
+                    assert all(b == a2 for (_, b), (a2, _) in zip(chunks, chunks[1:]))  # contiguous
+                    sizes = [b - a for a, b in chunks]
+                    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1  # balanced
+                    for a, b in chunks:
+                        assert (b - a) * per_sample <= max(budget, per_sample)
+                    if cpu:  # a multiple of the cores, or one sample each when the batch is too small for that
+                        assert len(chunks) % im2col_module.CHUNK_MULTIPLE == 0 or len(chunks) == batch
 
 
 def test_set_im2col_budget_rejects_nonsense(tiny_budget):

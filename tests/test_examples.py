@@ -147,6 +147,32 @@ def test_07_network_has_6n_plus_2_layers_and_the_plain_one_no_shortcuts():
         ex.CifarResNet(10)
 
 
+def test_07_zero_init_residual_starts_the_deep_network_as_its_shallow_skeleton():
+    """With F(x) = 0 in every block, 20 and 56 layers compute the same function at the start: the stem,
+    the two projection shortcuts where a stage begins, pooling and the linear layer."""
+    ex = load("07_residual")
+    import minidl
+
+    nets = {}
+    for depth in (20, 56):
+        minidl.manual_seed(0)
+        nets[depth] = ex.CifarResNet(depth, 4, 6, zero_init_residual=True).eval()
+        assert all(not block.bn2.weight.numpy().any() for block in nets[depth].blocks)
+    shallow, deep = nets[20], nets[56]
+    # give both the same stem, projections and classifier; every other block is then the identity
+    projections = [i for i, block in enumerate(deep.blocks) if block.downsample is not None]
+    assert projections == [9, 18]
+    for i, j in zip([3, 6], projections):
+        deep.blocks[j].load_state_dict(shallow.blocks[i].state_dict())
+    for name in ("conv1", "bn1", "fc"):
+        getattr(deep, name).load_state_dict(getattr(shallow, name).state_dict())
+    x = minidl.randn(2, 3, 12, 12)
+    with minidl.no_grad():
+        np.testing.assert_allclose(deep(x).numpy(), shallow(x).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="shortcuts"):
+        ex.CifarResNet(20, 4, 6, shortcut=False, zero_init_residual=True)
+
+
 def test_08_traditional_pipelines_lose_to_a_cnn(tmp_path):
     r = run("08_traditional", tmp_path)
     pipelines = ("hog_svm", "hog_boost", "bow_svm", "bow_boost")

@@ -79,3 +79,16 @@ def test_linear_gpu_matches_cpu_and_repeats():
         assert np.abs(a - c).max() / np.abs(c).max() <= (1e-5 if k == 0 else 1e-4)
     for a, c in zip(gpu, again):
         assert np.array_equal(a, c)
+
+
+def test_no_features_and_no_rows():
+    # 0 input features: y is the bias; 0 rows: an empty output, and both have gradients of their shapes
+    x = minidl.Tensor(np.zeros((3, 0), np.float32), requires_grad=True)
+    w = minidl.Tensor(np.zeros((4, 0), np.float32), requires_grad=True)
+    b = minidl.Tensor(np.arange(4, dtype=np.float32), requires_grad=True)
+    y = F.linear(x, w, b)
+    assert np.array_equal(y.numpy(), np.tile(np.arange(4, dtype=np.float32), (3, 1)))
+    y.sum().backward()
+    assert x.grad.shape == (3, 0) and w.grad.shape == (4, 0) and np.all(b.grad.numpy() == 3)
+    empty = F.linear(minidl.Tensor(np.zeros((0, 2, 5), np.float32)), minidl.Tensor(np.ones((4, 5), np.float32)))
+    assert empty.shape == (0, 2, 4)

@@ -171,6 +171,25 @@ class TestResNet:
         with pytest.raises(ValueError, match="shortcuts"):
             nets.create("plain18", zero_init_residual=True)
 
+    @pytest.mark.parametrize("training", [True, False])
+    def test_zero_init_residual_basic_block_is_relu_and_still_learns(self, training):
+        minidl.manual_seed(0)
+        block = BasicBlock(4, 4).double().train(training)
+        block.zero_init_residual()
+        assert not block.bn2.weight.numpy().any() and block.bn1.weight.numpy().all()
+        x = minidl.randn(3, 4, 5, 5, dtype=minidl.float64, requires_grad=True)  # negative values too
+        np.testing.assert_array_equal(block(x).numpy(), np.maximum(x.numpy(), 0))
+        params = [block.conv1.weight, block.bn1.weight, block.conv2.weight, block.bn2.weight, block.bn2.bias]
+        assert minidl.gradcheck(lambda x, *p: block(x), [x, *params])
+        # gamma of the zeroed norm is the one parameter whose gradient is non-zero at the start
+        block(x).sum().backward()
+        assert np.abs(block.bn2.weight.grad.numpy()).sum() > 0
+        assert not block.conv2.weight.grad.numpy().any()
+
+    def test_zero_init_residual_needs_a_shortcut(self):
+        with pytest.raises(ValueError, match="shortcuts"):
+            BasicBlock(4, 4, shortcut=False).zero_init_residual()
+
     def test_downsample_shortcut_where_shape_changes(self):
         model = nets.create("resnet34", width=1 / 16)
         with_projection = [name for name, m in model.named_modules() if name.endswith("downsample")

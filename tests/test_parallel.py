@@ -59,13 +59,17 @@ def _conv_step(op, algorithm, seed=0):
         out = F.conv2d(x, w, padding=1)
     else:
         w = minidl.Tensor(rng.standard_normal((16, 8, 4, 4)).astype(np.float32), requires_grad=True)
-        out = F.conv_transpose2d(x, w, stride=2, padding=1)
+        b = minidl.Tensor(rng.standard_normal(8).astype(np.float32), requires_grad=True)
+        out = F.conv_transpose2d(x, w, b, stride=2, padding=1)
     out.backward(minidl.Tensor(rng.standard_normal(out.shape).astype(np.float32)))
+    if op == "conv_transpose2d":  # its bias gradient too: summed per chunk on the phase path
+        return out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
     return out.numpy(), x.grad.numpy(), w.grad.numpy()
 
 
 @pytest.mark.parametrize("op,algorithm", [("conv2d", "im2col"), ("conv2d", "winograd2"),
-                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col")])
+                                          ("conv2d", "winograd4"), ("conv_transpose2d", "im2col"),
+                                          ("conv_transpose2d", "auto")])
 def test_bitwise_independent_of_thread_count(op, algorithm, threads, small_chunks):
     threads(1)
     one = _conv_step(op, algorithm)
@@ -146,3 +150,97 @@ def test_a_batch_that_fits_one_chunk_still_makes_two():
     assert im2col_module.batch_chunks(32, 1000) == [(0, 16), (16, 32)]
     assert im2col_module.batch_chunks(1, 1000) == [(0, 1)]
     assert im2col_module.batch_chunks(32, 1000, cpu=False) == [(0, 32)]  # the GPU: the budget alone
+
+
+def test_chunks_share_the_batch_evenly(monkeypatch):
+    # 32 samples at most 14 to a chunk: not 14 + 14 + 4 (one thread idle through the last chunk)
+    monkeypatch.setattr(im2col_module, "CHUNK_MULTIPLE", 2)
+    assert im2col_module.batch_chunks(32, 1000, budget=14000) == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert im2col_module.batch_chunks(7, 1000, budget=3000) == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert im2col_module.batch_chunks(0, 1000) == []
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: minidl.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    lambda params: minidl.optim.AdamW(params, lr=1e-3),
+])
+def test_optimizer_step_is_the_same_on_any_thread_count(threads, make):
+    def trained(n):
+        threads(n)
+        rng = np.random.default_rng(0)
+        params = [minidl.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+                  for shape in [(64, 32, 3, 3), (64,), (10, 64), (10,), (300, 300)]]
+        opt = make(params)
+        for step in range(3):
+            for p in params:
+                p.grad = minidl.Tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        return [p.numpy() for p in params]
+
+    one, two = trained(1), trained(2)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optimizer_updates_run_in_the_pool(threads, monkeypatch):
+    threads(2)
+    names = set()
+    real = minidl.optim.SGD._update
+    monkeypatch.setattr(minidl.optim.SGD, "_update",
+                        lambda self, *a: names.add(threading.current_thread().name) or real(self, *a))
+    params = [minidl.Tensor(np.ones((1000,), np.float32), requires_grad=True) for _ in range(8)]
+    for p in params:
+        p.grad = minidl.Tensor(np.ones((1000,), np.float32))
+    minidl.optim.SGD(params, lr=0.5).step()
+    assert all(np.all(p.numpy() == 0.5) for p in params)
+    assert any(name.startswith("minidl") for name in names)
+
+
+def test_pieces_depend_on_sizes_only():
+    assert parallel.pieces(0, 10) == []
+    assert parallel.pieces(100, 10) == [(0, 100)]  # small work: one piece
+    big = parallel.pieces(1000, 2**22, align=64)
+    assert big[0][0] == 0 and big[-1][1] == 1000 and all(b == c for (_, b), (c, _) in zip(big, big[1:]))
+    assert all((b - a) % 64 == 0 for a, b in big[:-1]) and len(big) > 1
+
+
+@pytest.mark.parametrize("shape", [(4608, 512), (262144, 9), (9, 262144)])
+def test_large_transposes_and_weight_transforms_are_the_same_on_any_thread_count(threads, shape, rng):
+    from minidl.functional import winograd
+    a = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append((im2col_module.transposed(a), winograd._transformed_weight(w, 1, 4)))
+    assert np.array_equal(results[0][0], a.T) and np.array_equal(results[1][0], a.T)
+    assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_winograd_weight_gradient_of_a_wide_layer_is_the_same_on_any_thread_count(threads, rng):
+    # 256 channels: the weight gradient's closing sum and transform are shared out over the pool
+    from minidl.functional import winograd
+    from minidl.functional.im2col import Geometry
+    x = rng.standard_normal((4, 256, 4, 4)).astype(np.float32)
+    y = rng.standard_normal((4, 256, 4, 4)).astype(np.float32)
+    geo = Geometry((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4), (4, 4))
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(winograd.correlate_weight_grad(x, y, geo, 1, 4))
+    assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("shape", [((300, 500), (500, 40)), ((10, 4096), (4096, 1000)), ((3, 4), (4, 5)),
+                                   ((2000, 600), (600, 700))])
+def test_matmul_on_the_pool_equals_numpy_and_any_thread_count(threads, shape, rng):
+    a = rng.standard_normal(shape[0]).astype(np.float32)
+    b = rng.standard_normal(shape[1]).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(parallel.matmul(a, b))
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], a @ b, rtol=1e-5, atol=1e-4)
+    batched = rng.standard_normal((2, 3, 4))
+    assert np.array_equal(parallel.matmul(batched, batched.swapaxes(-1, -2)), batched @ batched.swapaxes(-1, -2))

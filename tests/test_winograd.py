@@ -156,3 +156,55 @@ def test_gpu_kernels_match_the_cpu_in_float64_and_repeat(name, algorithm, rng):
     for got, again, want in zip(first, second, cpu):
         assert np.array_equal(got, again)
         assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("size,pad", [((7, 9), (1, 1)), ((4, 5), (2, 0)), ((3, 3), (1, 1))])
+def test_channels_last_transforms_equal_the_kernels_twins(m, size, pad, rng):
+    # the CPU path (winograd_cpu.py, channels innermost) computes what the GPU kernels' CPU twins
+    # compute, in another layout: V (t^2, tiles, C) against (t^2, C, tiles), and so on
+    from minidl.functional import winograd_cpu
+    n, c, c_out = 2, 3, 5
+    x = rng.standard_normal((n, c) + size)
+    out_size = (size[0] + 2 * pad[0] - 2, size[1] + 2 * pad[1] - 2)
+    counts = winograd._tile_counts(out_size, m)
+    kb, _, ka = winograd.transforms(m, np.float64)
+    v = winograd_cpu.transformed_input(x, pad, counts, m, kb).copy()  # both use the same scratch buffers
+    np.testing.assert_allclose(v.transpose(0, 2, 1), winograd._transformed_input(x, pad, counts, m), rtol=1e-13)
+    prod = rng.standard_normal(((m + 2) ** 2, n * counts[0] * counts[1], c_out))
+    ours, twin = np.empty((n, c_out) + out_size), np.empty((n, c_out) + out_size)
+    winograd_cpu.transformed_output(prod, ours, counts, m, ka)
+    winograd._transformed_output(np.ascontiguousarray(prod.transpose(0, 2, 1)), twin, counts, m)
+    np.testing.assert_allclose(ours, twin, rtol=1e-13)
+    gy = rng.standard_normal((n, c_out) + out_size)
+    np.testing.assert_allclose(winograd_cpu.output_gradient_tiles(gy, counts, m, ka).copy(),
+                               winograd._output_gradient_tiles(gy, counts, m), rtol=1e-13)
+
+
+def test_the_forwards_input_tiles_serve_the_weight_gradient(algorithm, rng, monkeypatch):
+    # the CPU forward keeps its transformed input tiles V when a weight gradient will follow, and the
+    # weight gradient uses them instead of transforming x again; without a weight gradient none are kept
+    from minidl.functional import conv as conv_module, winograd_cpu
+    algorithm("winograd4")
+    x, w, gy = rng.standard_normal((3, 4, 9, 8)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal((3, 5, 9, 8))
+    geo = _geometry(size=9)
+    geo.w, geo.ow = 8, 8
+    recomputed = winograd.correlate_weight_grad(x, gy, geo, 1, 4)
+    out, kept = winograd.correlate(x, w, geo, 1, 4, keep=True)
+    assert kept is not None and kept.shape == (36, 3 * 3 * 2, 4)
+    np.testing.assert_allclose(out, winograd.correlate(x, w, geo, 1, 4), rtol=1e-13)
+    np.testing.assert_allclose(winograd.correlate_weight_grad(x, gy, geo, 1, 4, kept), recomputed, rtol=1e-12)
+
+    transforms = []
+    real = winograd_cpu.transformed_input
+    monkeypatch.setattr(winograd_cpu, "transformed_input", lambda *a: transforms.append(a[0].shape[1]) or real(*a))
+    xt, wt = t(x, True), t(w, True)
+    F.conv2d(xt, wt, padding=1).backward(t(gy))
+    # chunks of x (4 channels) in the forward, as many of gy (5) in the input gradient, none for dW
+    assert transforms.count(4) == transforms.count(5) > 0
+    np.testing.assert_allclose(wt.grad.numpy(), recomputed, rtol=1e-12)
+    with minidl.no_grad():
+        op = conv_module.Conv2dOp()
+        op.needs_input_grad = (True, True, False)
+        op.forward(x, w, None, geometry=geo, groups=1)
+    assert op.tiles is None

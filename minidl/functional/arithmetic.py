@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..parallel import matmul as matmul_on_pool
 from ..tensor import DEFAULT_DTYPE, Tensor, _fmt
 from .promotion import as_operand, check_broadcast, result_dtype
 from .validation import is_number
@@ -300,7 +301,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a @ b
+        return matmul_on_pool(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -310,9 +311,9 @@ class MatMul(Function):
         g2 = g.reshape(out_shape)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = reduce_to_shape(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+            ga = reduce_to_shape(matmul_on_pool(g2, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = reduce_to_shape(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+            gb = reduce_to_shape(matmul_on_pool(a2.swapaxes(-1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
 
 

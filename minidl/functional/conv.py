@@ -1,4 +1,5 @@
-"""Convolution and transposed convolution (NCHW), as im2col + one GEMM.
+"""Convolution and transposed convolution (NCHW), as im2col + one GEMM (and by phases, for strided
+transposed convolutions).
 
 conv2d (the lecture's convolutional layer; PyTorch's cross-correlation):
 
@@ -20,6 +21,23 @@ is conv2d's input gradient, and its input gradient is a conv2d. Weight (C_in, C_
 
     OH = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
 
+As the adjoint it runs GEMM + col2im: cols = W^T x, then every column entry is added onto the output
+pixel it stands for (a kh kw-fold scatter-add over an output-sized image). With stride s > 1, dilation
+1 and a kernel that is a multiple of the stride it instead runs by phases (``subpixel.py``; the
+formula holds for any kernel, whose taps then pad to a multiple of s): output row y = s m + r only
+receives the taps i = i_r + s t, i_r = (r + p) mod s, from input row m + q_r - t,
+q_r = floor((r + p) / s), so
+
+    out[n, co, s m + r, s m' + r'] = sum_{c, t, t'} W[c, co, i_r + s t, j_r' + s t']
+                                                  x[n, c, m + q_r - t, m' + q_r' - t']
+
+is, for each of the s_h s_w phases (r, r'), a stride-1 correlation of x with a ceil(k / s)-square
+sub-kernel. The phases share one im2col of x and their sub-kernels stack into one
+(s_h s_w C_out) x (C_in ceil(kh / s_h) ceil(kw / s_w)) matrix: one GEMM, then one interleaving copy per
+phase into out[..., r::s_h, r'::s_w], no scatter. FCN's 4x4 stride-2 upsampling becomes 4 phases of
+2x2: a 2x2 window's columns (4 times the input, not 16) and the same multiply count. ``subpixel.choose``
+picks the path in one place.
+
 The products below (``correlate``, ``correlate_adjoint``, ``correlate_weight_grad`` and
 ``correlate_with_weight_grad``, the last two from one set of columns) serve both ops; they work on
 chunks of the batch so that the column matrix stays within the im2col budget, on every core
@@ -31,12 +49,18 @@ called g as in the paper): per t x t input tile d (t = m + 2) and 3x3 kernel W[c
     Y = A^T [ (G W G^T) ⊙ (B^T d B) ] A,
 
 its channel sum a batched GEMM per tile position; its input gradient is the same algorithm on the
-flipped kernel, and its weight gradient the adjoint of the transforms. ``winograd.choose`` picks the
-algorithm in one place (``set_conv_algorithm``).
+flipped kernel, and its weight gradient the adjoint of the transforms. On small maps with padding a
+conv2d may instead run by taps (``conv_taps.py``): one product W[:, :, i, j] x per kernel offset, made
+only over the outputs where that offset reads the input rather than padding,
+
+    out[n, :, o] = sum_{i, j} W[:, :, i, j] x_pad[n, :, o s + (i, j) d].
+
+``Conv2dOp.forward`` picks among the three (``winograd.choose``, then ``conv_taps.chosen``;
+``set_conv_algorithm`` forces one).
 """
 from .. import backend
-from ..autograd import Function
-from . import validation, winograd
+from ..autograd import Function, is_grad_enabled
+from . import conv_taps, subpixel, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
     transposed,
@@ -171,8 +195,15 @@ class Conv2dOp(Function):
     def forward(self, x, weight, bias, *, geometry, groups):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
         self.m = winograd.choose(x.shape, weight.shape, geometry, groups, x)
+        self.by_taps = not self.m and conv_taps.chosen(geometry, groups, x, winograd.get_conv_algorithm())
         if self.m:
-            out = winograd.correlate(x, weight, geometry, groups, self.m)
+            # keep the transformed input for the weight gradient when there will be one
+            keep = is_grad_enabled() and self.needs_input_grad[1]
+            out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m, keep=True) if keep else (
+                winograd.correlate(x, weight, geometry, groups, self.m), None)
+        elif self.by_taps:
+            self.tap_weights = conv_taps.tap_weights(weight)
+            out = conv_taps.correlate(x, self.tap_weights, geometry)
         else:
             out = correlate(x, weight, geometry, groups)
         if bias is not None:
@@ -185,11 +216,15 @@ class Conv2dOp(Function):
         if self.needs_input_grad[0]:
             if m:
                 dx = winograd.correlate_adjoint(grad, weight, geo, groups, m)
+            elif self.by_taps:
+                dx = conv_taps.correlate_adjoint(grad, self.tap_weights, geo)
             else:
                 dx = correlate_adjoint(grad, weight, geo, groups, x.shape[0], x.shape[1])
         if self.needs_input_grad[1]:
             if m:
-                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m)
+                dw = winograd.correlate_weight_grad(x, grad, geo, groups, m, self.tiles)
+            elif self.by_taps:
+                dw = conv_taps.correlate_weight_grad(x, grad, geo, weight.shape)
             else:
                 dw = correlate_weight_grad(x, grad, geo, groups, weight.shape)
         if self.needs_input_grad[2]:
@@ -198,8 +233,14 @@ class Conv2dOp(Function):
 
 
 class ConvTranspose2dOp(Function):
+    """conv_transpose2d by phases (``subpixel``) where ``subpixel.choose`` takes them, else as
+    conv2d's input gradient (GEMM + col2im); the backward uses the same path."""
+
     def forward(self, x, weight, bias, *, geometry, groups, out_channels):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
+        self.phases = subpixel.Phases(geometry, weight, groups) if subpixel.choose(geometry) else None
+        if self.phases is not None:
+            return self.phases.forward(x, out_channels, bias)
         out = correlate_adjoint(x, weight, geometry, groups, x.shape[0], out_channels)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
@@ -209,6 +250,8 @@ class ConvTranspose2dOp(Function):
         x, weight, geo, groups = self.x, self.weight, self.geo, self.groups
         dx = dw = db = None
         need_dx, need_dw = self.needs_input_grad[:2]
+        if self.phases is not None:
+            return self.phases.backward(x, grad, need_dx, need_dw, self.needs_input_grad[2])
         if need_dx and need_dw:
             dx, dw = correlate_with_weight_grad(grad, weight, x, geo, groups)
         elif need_dw:

@@ -24,12 +24,13 @@ the sums need no atomics and are identical run to run).
 Memory: a column matrix is kh * kw times larger than its input, so the callers work on chunks of the
 batch holding at most ``get_im2col_budget()`` bytes of columns (see ``batch_chunks``).
 """
+import os
 import threading
 
 import numpy as np
 
 from .. import backend
-from ..parallel import run_chunks
+from ..parallel import pieces, run_chunks
 
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
@@ -39,6 +40,10 @@ DEFAULT_IM2COL_BUDGET = 256 * 2**20
 # convolution 64 -> 64 at 32x32, batch 32: im2col + GEMM 10-20% faster in 1-8 MiB chunks than in 32 MiB
 # ones; Winograd alike from 0.5 to 8 MiB)
 CHUNK_BYTES = 8 * 2**20
+
+# the number of chunks of a batch is rounded up to a multiple of this (the machine's cores, at least 2,
+# at most 8), so that each of the pool's threads gets as many samples at any thread count up to it
+CHUNK_MULTIPLE = min(8, max(2, os.cpu_count() or 1))
 
 _budget = DEFAULT_IM2COL_BUDGET
 
@@ -100,17 +105,28 @@ def zeroed_scratch(name, shape, dtype):
 
 def batch_chunks(batch, bytes_per_sample, budget=None, cpu=True):
     """(start, stop) ranges covering ``range(batch)`` whose columns each fit the budget and, on the CPU,
-    the thread pool's ``CHUNK_BYTES`` (at least one sample each; on the CPU at least two chunks when the
-    batch has two samples). They depend on the shapes only, never on the thread count (see
-    ``minidl.parallel``)."""
+    the thread pool's ``CHUNK_BYTES`` (at least one sample each).
+
+    The chunks are as equal as the batch allows (their sizes differ by at most one sample) and, on the
+    CPU, their number is a multiple of ``CHUNK_MULTIPLE`` (while the batch has that many samples), so
+    that the pool's threads finish together: 32 samples at 14 to a chunk were 14 + 14 + 4, which left
+    one thread idle for most of the last chunk; now they are 4 chunks of 8. They depend on the shapes
+    and the machine's core count only, never on the thread count (see ``minidl.parallel``)."""
+    if batch <= 0:
+        return []
     budget = _budget if budget is None else budget
-    step = max(1, (min(budget, CHUNK_BYTES) if cpu else budget) // max(1, bytes_per_sample))
+    most = max(1, (min(budget, CHUNK_BYTES) if cpu else budget) // max(1, bytes_per_sample))
+    count = -(-batch // most)
     if cpu:
-        # at least two chunks (a shape rule, the same for every thread count): a late layer whose whole
-        # batch fits one chunk still gives the pool's threads work, and no product runs with OpenBLAS's
-        # own threads, whose spinning afterwards would take a core from the pool
-        step = min(step, max(1, -(-batch // 2)))
-    return [(start, min(start + step, batch)) for start in range(0, batch, step)]
+        # a multiple of the cores (a shape rule, the same for every thread count): a late layer whose
+        # whole batch fits one chunk still gives the pool's threads work, and no product runs with
+        # OpenBLAS's own threads, whose spinning afterwards would take a core from the pool
+        count = min(batch, -(-count // CHUNK_MULTIPLE) * CHUNK_MULTIPLE)
+    size, larger = divmod(batch, count)
+    bounds = [0]
+    for k in range(count):
+        bounds.append(bounds[-1] + size + (k < larger))
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def for_batch_chunks(work, batch, bytes_per_sample, xp):
@@ -121,19 +137,32 @@ def for_batch_chunks(work, batch, bytes_per_sample, xp):
     return [work(a, b) for a, b in batch_chunks(batch, bytes_per_sample, cpu=False)]
 
 
-def transposed(a, rows=64):
+# a band of ``transposed`` holds about this many bytes of source rows (at least 64 rows)
+BAND_BYTES = 128 * 2**10
+
+
+def transposed(a, rows=None):
     """``a.swapaxes(-1, -2)`` as a new contiguous array, copied a band of ``rows`` rows at a time.
 
     On the CPU a band's source rows stay in cache while they are written out as columns; NumPy's
     one-shot transposed copy of a 4608 x 512 float32 matrix (a 3x3 512-channel weight) took 4x longer
-    (40 ms against 10 ms on a 2-core x86 machine).
+    (40 ms against 10 ms on a 2-core x86 machine). By default a band is ``BAND_BYTES`` of rows, at least
+    64: 64 rows of 512, 3640 rows of 9 (a 512-channel 3x3 weight's (C_out C, 9) view: 1.4 ms against
+    3.7 ms for NumPy's copy and 6.8 ms in bands of 64 rows, whose Python loop then runs 4096 times).
     """
     xp = backend.get_array_module(a)
     if xp is not np:
         return xp.ascontiguousarray(a.swapaxes(-1, -2))
+    if rows is None:
+        rows = max(64, BAND_BYTES // max(1, a.shape[-1] * a.itemsize))
     out = np.empty(a.shape[:-2] + (a.shape[-1], a.shape[-2]), dtype=a.dtype)
-    for start in range(0, a.shape[-2], rows):
-        out[..., start:start + rows] = a[..., start:start + rows, :].swapaxes(-1, -2)
+
+    def work(first, last):  # the bands of rows first:last (large arrays: shared out over the pool)
+        for start in range(first, last, rows):
+            stop = min(start + rows, last)
+            out[..., start:stop] = a[..., start:stop, :].swapaxes(-1, -2)
+
+    run_chunks(work, pieces(a.shape[-2], a.size, align=rows))
     return out
 
 

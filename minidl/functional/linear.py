@@ -5,28 +5,38 @@
 
 Gradients, with G = dL/dy flattened to (M, out_features) and x to (M, in_features):
     dx = G W,   dW = G^T x,   db = sum of G over its rows.
+
+The products run on the thread pool (``minidl.parallel.matmul``), not on OpenBLAS's own threads.
 """
+import math
+
 from ..autograd import Function
+from ..parallel import matmul
 from ..tensor import Tensor
 
 __all__ = ["linear"]
 
 
+def _rows(a):
+    """(*, features) as a matrix (M, features), M the product of the leading sizes (0 allowed)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
 class LinearOp(Function):
     def forward(self, x, weight, bias):
         self.x, self.weight = x, weight
-        y = x @ weight.T
+        y = matmul(_rows(x), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             y += bias
         return y
 
     def backward(self, grad):
         dx = dw = db = None
-        g2 = grad.reshape(-1, grad.shape[-1])
+        g2 = _rows(grad)
         if self.needs_input_grad[0]:
-            dx = grad @ self.weight
+            dx = matmul(g2, self.weight).reshape(self.x.shape)
         if self.needs_input_grad[1]:
-            dw = g2.T @ self.x.reshape(-1, self.x.shape[-1])
+            dw = matmul(g2.T, _rows(self.x))
         if self.needs_input_grad[2]:
             db = g2.sum(axis=0)
         return dx, dw, db

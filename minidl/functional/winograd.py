@@ -13,9 +13,11 @@ channel and tile) meet in t^2 independent matrix products, one per position (ξ,
     M[ξν, co, tile] = sum_c U[ξν, co, c] V[ξν, c, tile]          (a batched GEMM)
 
 and the output transform Y = A^T M A returns to pixels. On the CPU each 2-D transform is one GEMM with
-a Kronecker product (B^T d B flattened = (B^T ⊗ B^T) d flattened): tiles are cut out of the padded
-input by t^2 strided copies (an im2col with a t x t window and stride m), transformed, reduced, and
-transformed back, a chunk of the batch at a time in the thread pool (``minidl.parallel``).
+a Kronecker product (B^T d B flattened = (B^T ⊗ B^T) d flattened), a chunk of the batch at a time in
+the thread pool (``minidl.parallel``): with the channels innermost (``winograd_cpu.py``: the tiles one
+strided copy, long contiguous runs), or, for maps of fewer than four tiles, channels first as the GPU
+kernels lay them out (tiles cut out of the padded input by t^2 strided copies: the kernels' CPU twins
+below). In training the forward keeps its transformed input V for the weight gradient.
 
 Gradients (all with the same three matrices):
 - input: conv2d's input gradient is itself a 3x3 stride-1 correlation, of the output gradient with the
@@ -43,8 +45,9 @@ import functools
 import numpy as np
 
 from .. import backend
-from ..parallel import one_blas_thread
-from .im2col import for_batch_chunks, scratch, zeroed_scratch
+from ..parallel import one_blas_thread, pieces, run_chunks
+from . import winograd_cpu
+from .im2col import for_batch_chunks, scratch, transposed, zeroed_scratch
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
 # and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
@@ -86,13 +89,16 @@ _algorithm = "auto"
 
 
 def set_conv_algorithm(name):
-    """How conv2d computes 3x3 stride-1 convolutions: 'auto' (the default: by shape, see ``choose``),
-    'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) wherever
-    they apply). Convolutions Winograd does not cover always use im2col."""
+    """How conv2d computes: 'auto' (the default: by shape, see ``choose`` and ``conv_taps.chosen``),
+    'im2col' (always im2col + GEMM), 'winograd2' or 'winograd4' (F(2x2, 3x3) or F(4x4, 3x3) for the 3x3
+    stride-1 convolutions they apply to, im2col for the rest), or 'taps' (a product per kernel tap over
+    the outputs where it reads the input, ``conv_taps.py``; one group only, else im2col).
+    conv_transpose2d runs by phases (``subpixel.choose``) under every setting but 'im2col', which
+    forces its GEMM + col2im path."""
     global _algorithm
-    if name != "auto" and name not in ALGORITHMS:
-        raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}; "
-                         f"got {name!r}")
+    if name != "auto" and name not in ALGORITHMS and name != "taps":
+        raise ValueError(f"set_conv_algorithm: expected one of 'auto', {', '.join(map(repr, ALGORITHMS))}, "
+                         f"'taps'; got {name!r}")
     _algorithm = name
 
 
@@ -121,7 +127,7 @@ def choose(x_shape, w_shape, geo, groups, x):
     im2col (not measured there yet; a forced Winograd runs its ``.cu`` transforms), and so does float16
     (its 10-bit mantissa and F(4x4)'s larger transform entries lose too much).
     """
-    if _algorithm == "im2col" or not applies(w_shape, geo):
+    if _algorithm in ("im2col", "taps") or not applies(w_shape, geo):
         return 0
     if _algorithm != "auto":
         return ALGORITHMS[_algorithm]
@@ -201,10 +207,17 @@ def _transformed_weight(w, groups, m):
     xp = backend.get_array_module(w)
     kg = transforms(m, _acc(w.dtype), xp)[1]
     c_out, c_g = w.shape[:2]
+    flat = xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9)
+    if xp is not np:
+        return xp.matmul(kg, flat.T).reshape(kg.shape[0], groups, c_out // groups, c_g)
+    u = np.empty((kg.shape[0], c_out * c_g), dtype=kg.dtype)
+
+    def work(a, b):  # kernels a:b: a weight-sized pass, shared out over the pool when large
+        np.matmul(kg, flat[a:b].T, out=u[:, a:b])
+
     with one_blas_thread():
-        u = xp.matmul(kg, xp.ascontiguousarray(w).astype(kg.dtype, copy=False).reshape(c_out * c_g, 9).T)
-    u = u if xp is not np else u.astype(w.dtype, copy=False)
-    return u.reshape(kg.shape[0], groups, c_out // groups, c_g)
+        run_chunks(work, pieces(c_out * c_g, u.size))
+    return u.astype(w.dtype, copy=False).reshape(kg.shape[0], groups, c_out // groups, c_g)
 
 
 def _bytes_per_sample(channels, counts, m, itemsize):
@@ -234,28 +247,44 @@ def _transformed_output(prod, out, counts, m):
             out[:, :, r::m, s::m] = y[r, s, :, :, :rows, :cols].transpose(1, 0, 2, 3)
 
 
-def _forward(x, u, pad_top_left, out_size, groups, m):
-    """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size)."""
+def _forward(x, u, pad_top_left, out_size, groups, m, keep=False):
+    """The Winograd correlation of x (N, C, H, W) with transformed weights u -> (N, C_out, *out_size);
+    with ``keep``, (out, V) where V is the transformed input of the channels-last CPU path (``None``
+    on the other paths), for the weight gradient to reuse."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     t2, _, c_og, c_g = u.shape
     c_out = c_og * groups
     counts = _tile_counts(out_size, m)
     out = xp.empty((n, c_out) + tuple(out_size), dtype=x.dtype)
+    by_channels_last = xp is np and counts[0] * counts[1] >= 4
+    tiles = counts[0] * counts[1]
+    kept = np.empty((t2, n * tiles, c), dtype=x.dtype) if keep and by_channels_last else None
 
-    def work(a, b):
+    def channels_first(a, b):
         v = _transformed_input(x[a:b], pad_top_left, counts, m)
         prod = scratch("products", (t2, groups, c_og, v.shape[2]), v.dtype, xp)
         xp.matmul(u, v.reshape(t2, groups, c_g, -1), out=prod)
         _transformed_output(prod, out[a:b], counts, m)
 
+    def channels_last(a, b):
+        kb, _, ka = transforms(m, x.dtype)
+        into = None if kept is None else kept[:, a * tiles:b * tiles]
+        v = winograd_cpu.transformed_input(x[a:b], pad_top_left, counts, m, kb, into)
+        winograd_cpu.transformed_output(winograd_cpu.channel_products(v, u, groups), out[a:b], counts, m, ka)
+
+    # on the CPU channels innermost (winograd_cpu.py), except for maps of a single tile or two: there
+    # the product U V, a few tiles wide, ran 2-3x faster with the channels as its rows (OpenBLAS, one
+    # thread, 256 channels at 4x4: 0.54 against 1.1-1.7 ms per chunk of 16)
+    work = channels_last if by_channels_last else channels_first
     for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
-    return out
+    return (out, kept) if keep else out
 
 
-def correlate(x, w, geo, groups, m):
-    """conv2d without bias by F(m x m, 3 x 3): x (N, C, H, W), w (C_out, C / groups, 3, 3)."""
-    return _forward(x, _transformed_weight(w, groups, m), (geo.pt, geo.pl), (geo.oh, geo.ow), groups, m)
+def correlate(x, w, geo, groups, m, keep=False):
+    """conv2d without bias by F(m x m, 3 x 3): x (N, C, H, W), w (C_out, C / groups, 3, 3). With
+    ``keep``: (out, V), V the transformed input tiles for ``correlate_weight_grad`` (or None)."""
+    return _forward(x, _transformed_weight(w, groups, m), (geo.pt, geo.pl), (geo.oh, geo.ow), groups, m, keep)
 
 
 def correlate_adjoint(y, w, geo, groups, m):
@@ -297,8 +326,11 @@ def _output_gradient_tiles(y, counts, m):
     return dm
 
 
-def correlate_weight_grad(x, y, geo, groups, m):
-    """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring)."""
+def correlate_weight_grad(x, y, geo, groups, m, kept=None):
+    """dW (C_out, C / groups, 3, 3) for output gradient y, by the adjoint transforms (module docstring).
+    ``kept``: the forward's transformed input tiles (``correlate(..., keep=True)``), reused instead of
+    transforming x again: a third of the weight gradient's work, for 2.25x x's size held from the
+    forward to the backward."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     c_out = y.shape[1]
@@ -308,6 +340,13 @@ def correlate_weight_grad(x, y, geo, groups, m):
     t2 = kg.shape[0]
 
     def work(a, b):
+        if xp is np:  # channels innermost (winograd_cpu.py)
+            kb, _, ka = transforms(m, x.dtype)
+            tiles = counts[0] * counts[1]
+            chunk = (winograd_cpu.transformed_input(x[a:b], (geo.pt, geo.pl), counts, m, kb) if kept is None
+                     else kept[:, a * tiles:b * tiles])
+            return winograd_cpu.weight_products(chunk, winograd_cpu.output_gradient_tiles(y[a:b], counts, m, ka),
+                                                groups)
         v = _transformed_input(x[a:b], (geo.pt, geo.pl), counts, m).reshape(t2, groups, c_g, -1)
         dm = _output_gradient_tiles(y[a:b], counts, m).reshape(t2, -1, groups, c_og)
         return xp.matmul(v, dm.transpose(0, 2, 1, 3))
@@ -315,9 +354,21 @@ def correlate_weight_grad(x, y, geo, groups, m):
     parts = for_batch_chunks(work, n, _bytes_per_sample(max(c, c_out), counts, m, x.dtype.itemsize), xp)
     if not parts:
         return xp.zeros((c_out, c_g, 3, 3), dtype=x.dtype)
+    if xp is np:  # dU came as (t^2, groups, C_out / groups, C / groups): dW is dg's 2-D transpose
+        flat = [part.reshape(t2, -1) for part in parts]
+        dg = np.empty((9, flat[0].shape[1]), dtype=kg.dtype)
+
+        def finish(a, b):  # columns a:b: dU = the chunks' parts added in chunk order, dg = G^T dU G
+            du = flat[0][:, a:b] if len(flat) == 1 else flat[0][:, a:b] + flat[1][:, a:b]
+            for part in flat[2:]:
+                du += part[:, a:b]
+            np.matmul(kg.T, du.astype(kg.dtype, copy=False), out=dg[:, a:b])
+
+        with one_blas_thread():
+            run_chunks(finish, pieces(dg.shape[1], flat[0].size))
+        return transposed(dg).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)
     du = parts[0]
     for part in parts[1:]:
         du += part
-    with one_blas_thread():
-        dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
+    dw = xp.matmul(kg.T, du.astype(kg.dtype, copy=False).reshape(t2, -1)).reshape(3, 3, groups, c_g, c_og)
     return xp.ascontiguousarray(dw.transpose(2, 4, 3, 0, 1)).astype(x.dtype, copy=False).reshape(c_out, c_g, 3, 3)

@@ -2,6 +2,7 @@
 import math
 
 from .. import backend
+from ..functional.im2col import scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_non_negative
 
@@ -24,6 +25,7 @@ class Adam(Optimizer):
     """
 
     _decoupled_weight_decay = False
+    updates_in_parallel = True  # each update reads and writes its own parameter and state only
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False):
@@ -62,10 +64,17 @@ class Adam(Optimizer):
         state["step"] += 1
         step = state["step"]
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        # the formula's temporaries live in two reused buffers (the same operations in the same order,
+        # so the same bits as the written-out expressions; a fresh array per temporary costs page faults)
+        a = scratch("adam a", grad.shape, m.dtype, xp)
+        b = scratch("adam b", grad.shape, m.dtype, xp)
         m *= beta1
-        m += (1 - beta1) * grad
+        xp.multiply(grad, 1 - beta1, out=a)
+        m += a                                   # m = beta1 m + (1 - beta1) g
         v *= beta2
-        v += (1 - beta2) * (grad * grad)
+        xp.multiply(grad, grad, out=a)
+        a *= 1 - beta2
+        v += a                                   # v = beta2 v + (1 - beta2) g^2
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data))
@@ -73,8 +82,12 @@ class Adam(Optimizer):
             xp.maximum(v_max, v, out=v_max)
             v = v_max
         step_size = lr / (1 - beta1 ** step)
-        denom = xp.sqrt(v) / math.sqrt(1 - beta2 ** step) + eps
-        p.data -= step_size * (m / denom)
+        xp.sqrt(v, out=b)
+        b /= math.sqrt(1 - beta2 ** step)
+        b += eps                                 # denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+        xp.divide(m, b, out=b)
+        b *= step_size
+        p.data -= b                              # theta -= step_size * m / denom
 
 
 class AdamW(Adam):

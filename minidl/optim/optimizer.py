@@ -15,12 +15,46 @@ import numbers
 import numpy as np
 
 from .. import autograd, backend
+from ..parallel import run_chunks
 from ..tensor import Tensor
+
+
+def _each_update(update, updates):
+    """``update(p, grad, group)`` for each of ``updates``; on the CPU spread over the thread pool.
+
+    Each update reads and writes its own parameter and state only, so the order they run in does not
+    change a bit of the result. The parameters are cut into runs of about equal size, a few per core:
+    a network's parameters range from a bias of ten numbers to a weight of millions, and an update is
+    several passes over its arrays (a ResNet-18 step's SGD took about 25 ms on one core).
+    """
+    if not updates:
+        return
+    if not all(isinstance(grad, np.ndarray) for _, grad, _ in updates):
+        for p, grad, group in updates:
+            update(p, grad, group)
+        return
+    sizes = np.cumsum([grad.size for _, grad, _ in updates])
+    pieces = 4 * backend.get_num_threads()
+    # run k ends where the running size first reaches k / pieces of the total
+    ends = np.searchsorted(sizes, sizes[-1] * np.arange(1, pieces) / pieces, side="left") + 1
+    bounds = sorted(set([0, *(int(e) for e in ends), len(updates)]))
+
+    def work(a, b):
+        for p, grad, group in updates[a:b]:
+            update(p, grad, group)
+
+    run_chunks(work, list(zip(bounds[:-1], bounds[1:])))
 
 
 class Optimizer:
     """Base class: a subclass passes its ``defaults``, may refine ``_check(group)``, and defines
-    ``_update(p, grad, group)``, which changes ``p.data`` given the gradient array ``grad``."""
+    ``_update(p, grad, group)``, which changes ``p.data`` given the gradient array ``grad``.
+
+    A subclass whose ``_update`` touches nothing but its own parameter and that parameter's state sets
+    ``updates_in_parallel = True`` (SGD, Adam, AdamW do): its step then runs over the thread pool.
+    """
+
+    updates_in_parallel = False
 
     def __init__(self, params, defaults):
         self._check(defaults)
@@ -110,10 +144,13 @@ class Optimizer:
         if closure is not None:
             with autograd.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, self._grad_of(p), group)
+        updates = [(p, self._grad_of(p), group) for group in self.param_groups for p in group["params"]
+                   if p.grad is not None]
+        if self.updates_in_parallel:
+            _each_update(self._update, updates)
+        else:
+            for p, grad, group in updates:
+                self._update(p, grad, group)
         return loss
 
     def _grad_of(self, p):

@@ -1,4 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay."""
+import numpy as np
+
+from ..functional.im2col import scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_non_negative
 
@@ -18,6 +21,8 @@ class SGD(Optimizer):
     fold the learning rate into the buffer (:math:`v \leftarrow \mu v + \eta g`); PyTorch, and so
     minidl, multiplies the whole buffer by it, so a change of ``lr`` takes effect at once.
     """
+
+    updates_in_parallel = True  # each update reads and writes its own parameter and state only
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
@@ -49,6 +54,19 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = Tensor._wrap(grad.copy())
             else:
                 buf.data *= momentum
-                buf.data += (1 - float(group["dampening"])) * grad
+                dampening = float(group["dampening"])
+                # (1 - 0) * grad is grad to the bit: skip that pass over the array
+                buf.data += (1 - dampening) * grad if dampening != 0 else grad
             grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        p.data -= lr * grad
+        _subtract_scaled(p.data, lr, grad)
+
+
+def _subtract_scaled(theta, lr, grad):
+    """theta -= lr * grad, the product in a reused buffer on the CPU (a fresh array of a large weight's
+    size costs page faults on every step)."""
+    if isinstance(theta, np.ndarray):
+        step = scratch("optimizer step", grad.shape, grad.dtype)
+        np.multiply(grad, lr, out=step)
+        theta -= step
+    else:
+        theta -= lr * grad
