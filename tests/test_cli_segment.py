@@ -93,7 +93,8 @@ def test_shapes_defaults_are_the_measured_recipe():
 
     args = cli.build_parser().parse_args(["segment"])
     s = segment.settings(args)
-    assert (s["image_size"], s["num_train"], s["batch_size"], s["optimizer"], s["lr"]) == (128, 800, 4, "sgd", 0.03)
+    assert (s["image_size"], s["num_train"], s["epochs"], s["batch_size"], s["optimizer"], s["lr"]) == \
+        (128, 800, 11, 4, "sgd", 0.03)
     assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"]) == (12, True, 0.0, 48)
     assert recipe.SEGMENT["voc"].dropout == 0.5 and recipe.SEGMENT["voc"].batch_norm is False
     # --init-from chooses the starting weights, so pretraining is off unless asked for
