@@ -348,7 +348,7 @@ def rss_child(library, case, warmup):
     (the kernel's VmHWM of this process image: ``ru_maxrss`` would carry the parent's peak over exec)."""
     name, options, batch, size, classes = case
     model = build(name, options, classes)
-    x, y = make_batch(batch, size, classes, segmentation=False)
+    x, y = make_batch(batch, size, classes, segmentation=name.startswith("fcn"))
     runner = MinidlRunner(model, x, y, "cpu") if library == "minidl" else TorchRunner(model, x, y, "cpu")
     for _ in range(max(1, warmup) + 1):
         runner.step()

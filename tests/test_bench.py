@@ -104,3 +104,9 @@ def test_torch_twin_of_fcn_with_skips():
         theirs = twin(torch.from_numpy(x)).numpy()
     assert ours.shape == (2, 5, 40, 40)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(ours).max())
+
+
+def test_peak_rss_child_runs_a_segmentation_case(train_step, capsys):
+    # the memory table's child process builds segmentation targets for an FCN (it once passed labels)
+    train_step.rss_child("minidl", ("fcn8s", {"width": 1 / 16, "batch_norm": True, "dropout": 0.0}, 1, 64, 3), 0)
+    assert int(capsys.readouterr().out.strip()) > 0
