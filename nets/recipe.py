@@ -8,7 +8,8 @@ written once, here.
 
 Why these values: ``minidl train`` on Shapes — SGD at 0.1 stayed at chance for 3 epochs, AdamW at 2e-3
 for 5 epochs reached 99.3% (bench/README.md); ``minidl segment`` on Shapes — the FCN paper's recipe at
-small scale (README, "From classification to segmentation").
+small scale, 11 epochs of FCN-8s after a 12-epoch classifier, for mean IU 0.80 within 20 CPU minutes
+(README, "From classification to segmentation").
 """
 import dataclasses
 from typing import Optional
@@ -67,7 +68,7 @@ TRAIN = {
     "folder": TrainDefaults(None, None, None, 10, 64, "sgd", 0.05, 5e-4, None),
 }
 SEGMENT = {
-    "shapes": SegmentDefaults(128, 800, 100, 7, 4, "sgd", 0.03, 5e-4, 1 / 16,
+    "shapes": SegmentDefaults(128, 800, 100, 11, 4, "sgd", 0.03, 5e-4, 1 / 16,
                               pretrain=12, batch_norm=True, dropout=0.0),
     "voc": SegmentDefaults(256, None, None, 20, 8, "sgd", 1e-4, 5e-4, 0.25),
 }

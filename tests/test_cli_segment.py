@@ -93,7 +93,8 @@ def test_shapes_defaults_are_the_measured_recipe():
 
     args = cli.build_parser().parse_args(["segment"])
     s = segment.settings(args)
-    assert (s["image_size"], s["num_train"], s["batch_size"], s["optimizer"], s["lr"]) == (128, 800, 4, "sgd", 0.03)
+    assert (s["image_size"], s["num_train"], s["epochs"], s["batch_size"], s["optimizer"], s["lr"]) == \
+        (128, 800, 11, 4, "sgd", 0.03)
     assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"]) == (12, True, 0.0, 48)
     assert recipe.SEGMENT["voc"].dropout == 0.5 and recipe.SEGMENT["voc"].batch_norm is False
     # --init-from chooses the starting weights, so pretraining is off unless asked for
@@ -116,6 +117,7 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
 
     def spy(model, classifier, **kwargs):
         captured["conv1_2"] = classifier.features[2].weight.numpy().copy()
+        captured["dropout"] = [m.p for m in classifier.classifier if isinstance(m, minidl.nn.Dropout)]
         return real(model, classifier, **kwargs)
 
     monkeypatch.setattr(surgery, "init_from_classifier", spy)
@@ -126,7 +128,12 @@ def test_pretrain_starts_the_fcn_from_a_shapes_classifier(tmp_path, capsys, monk
     status = cli.main(["segment", *toy, "--epochs", "1", "--lr", "0", "--out", str(out_dir)])
     out, _ = capsys.readouterr()
     assert status == 0
-    assert "pretraining vgg16 (width 0.015625) on shapes classification (8 train / 4 val images, 48x48)" in out
+    assert ("pretraining vgg16 (width 0.015625, dropout 0) on shapes classification (8 train / 4 val images, "
+            "48x48)") in out
+    # the classifier has the FCN's dropout (Shapes: 0), not VGG's 0.5
+    assert captured["dropout"] == [0.0, 0.0]
+    classifier_meta = minidl.load(str(out_dir / "pretrain" / "last.safetensors"))["meta"]
+    assert classifier_meta["net_options"] == {"width": 0.015625, "dropout": 0.0}
     assert "pretrained vgg16: validation accuracy" in out and "initialised from vgg16" in out
     assert (out_dir / "pretrain" / "last.safetensors").exists()
     ckpt = minidl.load(str(out_dir / "last.safetensors"))

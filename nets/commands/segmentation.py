@@ -2,9 +2,9 @@
 weights of the loss, and the report after the run.
 
 Starting weights, as in the FCN paper's staged recipe: ``pretrain_into`` trains a VGG-16 classifier
-(``vgg16_bn`` with batch norm) of the FCN's width on Shapes classification (``recipe.PRETRAIN``) and
-copies it into the FCN (``init_from_classifier``: fc6 and fc7 become convolutions); ``initialise``
-copies a checkpoint instead, a coarser FCN (32s -> 16s -> 8s) or a VGG-16 classifier.
+(``vgg16_bn`` with batch norm) of the FCN's width and dropout on Shapes classification
+(``recipe.PRETRAIN``) and copies it into the FCN (``init_from_classifier``: fc6 and fc7 become
+convolutions); ``initialise`` copies a checkpoint instead, a coarser FCN (32s -> 16s -> 8s) or a VGG-16 classifier.
 """
 import os
 
@@ -40,7 +40,9 @@ def initialise(model, path):
 
 def pretrain_into(model, s, device, out, progress=True):
     """Train the VGG-16 classifier on Shapes (checkpoints in ``out/pretrain``), copy it into ``model``,
-    and return its name."""
+    and return its name. The classifier has the FCN's width, batch norm and dropout: at width 1/16 its fc
+    layers have 256 units, and dropout 0.5 there held it at 87.6% on Shapes after 12 epochs where
+    dropout 0 reaches 99.8% (README)."""
     import nets
     from minidl import data
     from minidl.data import DataLoader
@@ -53,17 +55,19 @@ def pretrain_into(model, s, device, out, progress=True):
     with user_errors():
         train = data.Shapes(n=p.num_train, image_size=size, seed=seed + SEED_OFFSETS["pretrain"])
         val = data.Shapes(n=p.num_val, image_size=size, seed=seed + SEED_OFFSETS["pretrain_val"])
-        classifier = nets.create(net, num_classes=len(train.classes), width=s["width"])
+        classifier = nets.create(net, num_classes=len(train.classes), width=s["width"],
+                                 dropout=s["dropout"])
         optimizer = recipe.build_optimizer(classifier, p.optimizer, p.lr, p.momentum, p.weight_decay)
         scheduler = recipe.build_scheduler(optimizer, "cosine", s["pretrain"], 0)
-    meta = {"net": net, "net_options": {"width": s["width"]}, "data": "shapes", "image_size": size,
-            "settings": {"image_size": size, "epochs": s["pretrain"], "width": s["width"], "seed": seed}}
+    meta = {"net": net, "net_options": {"width": s["width"], "dropout": s["dropout"]}, "data": "shapes",
+            "image_size": size, "settings": {"image_size": size, "epochs": s["pretrain"], "width": s["width"], "seed": seed}}
     trainer = Trainer(classifier, optimizer, DataLoader(train, batch_size=p.batch_size, shuffle=True, generator=seed),
                       DataLoader(val, batch_size=128), num_classes=len(train.classes), scheduler=scheduler,
                       device=device, out_dir=os.path.join(out, "pretrain"), class_names=train.classes,
                       progress=None if progress else False, meta=meta)
-    print(f"pretraining {net} (width {s['width']:g}) on shapes classification ({len(train)} train / {len(val)} val "
-          f"images, {size}x{size}) on {device} for {s['pretrain']} epochs", flush=True)
+    print(f"pretraining {net} (width {s['width']:g}, dropout {s['dropout']:g}) on shapes classification "
+          f"({len(train)} train / {len(val)} val images, {size}x{size}) on {device} for {s['pretrain']} epochs",
+          flush=True)
     with user_errors():
         trainer.fit(s["pretrain"])
     print(f"pretrained {net}: validation accuracy {100 * trainer.history[-1]['val_top1']:.2f}%", flush=True)
