@@ -39,7 +39,6 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import minidl  # noqa: E402
-import minidl.functional as F  # noqa: E402
 from cpu_threads import default_threads, set_cpu_threads, thread_modes  # noqa: E402
 import nets  # noqa: E402
 

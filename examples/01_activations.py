@@ -109,7 +109,7 @@ def main(argv=None):
     print("first layer / last layer: " + ", ".join(f"{n} {decay[n]:.3g}" for n in ACTIVATIONS))
 
     rows = [[layer + 1] + [f"{100 * zeros[n][layer]:.1f} %" for n in ACTIVATIONS] for layer in range(args.depth - 1)]
-    print(f"\nshare of exact zeros in each hidden layer's activations (same batch, same networks):")
+    print("\nshare of exact zeros in each hidden layer's activations (same batch, same networks):")
     print(_common.table(["layer"] + list(ACTIVATIONS), rows))
     mean_zeros = {n: float(np.mean(zeros[n])) for n in ACTIVATIONS}
     print("mean over the layers: " + ", ".join(f"{n} {100 * mean_zeros[n]:.1f} %" for n in ACTIVATIONS))

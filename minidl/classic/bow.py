@@ -135,7 +135,7 @@ def _descriptor_stack(descriptors, who):
 def histograms(descriptors, centres):
     """(N, k) L1-normalised word counts of every image's (P, D) descriptors against the (k, D) codebook,
     in the descriptors' dtype."""
-    xp = _descriptor_stack(descriptors, "histograms")
+    _descriptor_stack(descriptors, "histograms")  # the argument checks
     n, p, d = descriptors.shape
     words, _ = assign(descriptors.reshape(n * p, d), centres)
     return _counts(words.reshape(n, p), centres.shape[0], descriptors.dtype) / p

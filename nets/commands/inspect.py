@@ -10,7 +10,6 @@ instead of a CAM.
 IMAGE must have the checkpoint's size and colour channels: the pictures are drawn over it pixel for
 pixel, so it is not resized behind the reader's back.
 """
-import argparse
 import os
 import time
 
