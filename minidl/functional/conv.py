@@ -189,8 +189,8 @@ def correlate_adjoint(y, w, geo, groups, n, c):
 
 
 class Conv2dOp(Function):
-    """conv2d by the algorithm ``winograd.choose`` picks for its shape (im2col + GEMM or Winograd);
-    the backward uses the same one."""
+    """conv2d by the algorithm picked for its shape (``winograd.choose``, then ``conv_taps.chosen``:
+    Winograd, taps, or im2col + GEMM); the backward uses the same one."""
 
     def forward(self, x, weight, bias, *, geometry, groups):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
@@ -198,9 +198,10 @@ class Conv2dOp(Function):
         self.by_taps = not self.m and conv_taps.chosen(geometry, groups, x, winograd.get_conv_algorithm())
         if self.m:
             # keep the transformed input for the weight gradient when there will be one
-            keep = is_grad_enabled() and self.needs_input_grad[1]
-            out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m, keep=True) if keep else (
-                winograd.correlate(x, weight, geometry, groups, self.m), None)
+            if is_grad_enabled() and self.needs_input_grad[1]:
+                out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m, keep=True)
+            else:
+                out, self.tiles = winograd.correlate(x, weight, geometry, groups, self.m), None
         elif self.by_taps:
             self.tap_weights = conv_taps.tap_weights(weight)
             out = conv_taps.correlate(x, self.tap_weights, geometry)
