@@ -67,6 +67,10 @@ def run_chunks(work, chunks):
         _busy.release()
 
 
+# how many shares a piece of work is cut into, per round of the pool: the machine's cores (at least 2, at
+# most 8). A property of the machine, not of ``set_num_threads``, so results do not depend on the latter.
+SHARES = min(8, max(2, os.cpu_count() or 1))
+
 # work on fewer array elements than this runs as one piece: handing a piece to a worker and collecting
 # it costs some tens of microseconds, what a pass over about 10^5 numbers takes
 POOL_MIN_ELEMENTS = 2**20
@@ -79,7 +83,7 @@ def pieces(n, elements, align=1):
     thread count."""
     if n <= 0:
         return []
-    count = 1 if elements < POOL_MIN_ELEMENTS else 2 * min(8, max(2, os.cpu_count() or 1))
+    count = 1 if elements < POOL_MIN_ELEMENTS else 2 * SHARES
     step = -(-max(1, -(-n // count)) // align) * align
     return [(a, min(a + step, n)) for a in range(0, n, step)]
 

@@ -102,35 +102,38 @@ def _add_block(target, rows, cols, product, n):
     view += product.reshape(target.shape[1], n, view.shape[2], view.shape[3]).transpose(1, 0, 2, 3)
 
 
-def correlate(x, wt, geo):
-    """conv2d without bias: x (N, C, H, W), wt = tap_weights(W) (kh, kw, C_out, C) -> (N, C_out, OH, OW)."""
-    xp = backend.get_array_module(x)
-    n = x.shape[0]
-    out = xp.zeros((n, wt.shape[2], geo.oh, geo.ow), dtype=x.dtype)
-    found = taps(geo)
+def _sum_over_taps(source, matrices, target, found, forward):
+    """For every tap, target[:, :, out] += W_ij @ source[:, :, in] (``forward``), or the adjoint
+    target[:, :, in] += W_ij^T @ source[:, :, out]; over batch chunks in the thread pool. ``matrices``
+    is ``tap_weights(W)`` and ``found`` is ``taps(geo)``."""
+    xp = backend.get_array_module(source)
+    n = source.shape[0]
 
     def work(a, b):
         for i, j, out_rows, out_cols, in_rows, in_cols in found:
-            _add_block(out[a:b], out_rows, out_cols, xp.matmul(wt[i, j], _block(x[a:b], in_rows, in_cols)), b - a)
+            if forward:
+                product = xp.matmul(matrices[i, j], _block(source[a:b], in_rows, in_cols))
+                _add_block(target[a:b], out_rows, out_cols, product, b - a)
+            else:
+                product = xp.matmul(matrices[i, j].T, _block(source[a:b], out_rows, out_cols))
+                _add_block(target[a:b], in_rows, in_cols, product, b - a)
 
-    for_batch_chunks(work, n, x[:1].nbytes + out[:1].nbytes, xp)
-    return out
+    for_batch_chunks(work, n, source[:1].nbytes + target[:1].nbytes, xp)
+    return target
+
+
+def correlate(x, wt, geo):
+    """conv2d without bias: x (N, C, H, W), wt = tap_weights(W) (kh, kw, C_out, C) -> (N, C_out, OH, OW)."""
+    xp = backend.get_array_module(x)
+    out = xp.zeros((x.shape[0], wt.shape[2], geo.oh, geo.ow), dtype=x.dtype)
+    return _sum_over_taps(x, wt, out, taps(geo), forward=True)
 
 
 def correlate_adjoint(y, wt, geo):
     """conv2d's input gradient: y (N, C_out, OH, OW), wt = tap_weights(W) -> (N, C, H, W)."""
     xp = backend.get_array_module(y)
-    n = y.shape[0]
-    dx = xp.zeros((n, wt.shape[3], geo.h, geo.w), dtype=y.dtype)
-    found = taps(geo)
-
-    def work(a, b):
-        for i, j, out_rows, out_cols, in_rows, in_cols in found:
-            product = xp.matmul(wt[i, j].T, _block(y[a:b], out_rows, out_cols))
-            _add_block(dx[a:b], in_rows, in_cols, product, b - a)
-
-    for_batch_chunks(work, n, y[:1].nbytes + dx[:1].nbytes, xp)
-    return dx
+    dx = xp.zeros((y.shape[0], wt.shape[3], geo.h, geo.w), dtype=y.dtype)
+    return _sum_over_taps(y, wt, dx, taps(geo), forward=False)
 
 
 def correlate_weight_grad(x, y, geo, w_shape):

@@ -24,13 +24,12 @@ the sums need no atomics and are identical run to run).
 Memory: a column matrix is kh * kw times larger than its input, so the callers work on chunks of the
 batch holding at most ``get_im2col_budget()`` bytes of columns (see ``batch_chunks``).
 """
-import os
 import threading
 
 import numpy as np
 
 from .. import backend
-from ..parallel import pieces, run_chunks
+from ..parallel import SHARES, pieces, run_chunks
 
 DEFAULT_IM2COL_BUDGET = 256 * 2**20
 
@@ -41,9 +40,9 @@ DEFAULT_IM2COL_BUDGET = 256 * 2**20
 # ones; Winograd alike from 0.5 to 8 MiB)
 CHUNK_BYTES = 8 * 2**20
 
-# the number of chunks of a batch is rounded up to a multiple of this (the machine's cores, at least 2,
-# at most 8), so that each of the pool's threads gets as many samples at any thread count up to it
-CHUNK_MULTIPLE = min(8, max(2, os.cpu_count() or 1))
+# the number of chunks of a batch is rounded up to a multiple of this (``parallel.SHARES``: the machine's
+# cores), so that each of the pool's threads gets as many samples at any thread count up to it
+CHUNK_MULTIPLE = SHARES
 
 _budget = DEFAULT_IM2COL_BUDGET
 

@@ -19,31 +19,14 @@ from ..parallel import run_chunks
 from ..tensor import Tensor
 
 
-def _each_update(update, updates):
-    """``update(p, grad, group)`` for each of ``updates``; on the CPU spread over the thread pool.
-
-    Each update reads and writes its own parameter and state only, so the order they run in does not
-    change a bit of the result. The parameters are cut into runs of about equal size, a few per core:
-    a network's parameters range from a bias of ten numbers to a weight of millions, and an update is
-    several passes over its arrays (a ResNet-18 step's SGD took about 25 ms on one core).
-    """
-    if not updates:
-        return
-    if not all(isinstance(grad, np.ndarray) for _, grad, _ in updates):
-        for p, grad, group in updates:
-            update(p, grad, group)
-        return
+def _runs_of_equal_size(updates, count):
+    """(start, stop) ranges cutting ``updates`` into about ``count`` runs of about equal total size: a
+    network's parameters range from a bias of ten numbers to a weight of millions."""
     sizes = np.cumsum([grad.size for _, grad, _ in updates])
-    pieces = 4 * backend.get_num_threads()
-    # run k ends where the running size first reaches k / pieces of the total
-    ends = np.searchsorted(sizes, sizes[-1] * np.arange(1, pieces) / pieces, side="left") + 1
-    bounds = sorted(set([0, *(int(e) for e in ends), len(updates)]))
-
-    def work(a, b):
-        for p, grad, group in updates[a:b]:
-            update(p, grad, group)
-
-    run_chunks(work, list(zip(bounds[:-1], bounds[1:])))
+    # run k ends where the running size first reaches k / count of the total
+    ends = np.searchsorted(sizes, sizes[-1] * np.arange(1, count) / count, side="left") + 1
+    bounds = sorted({0, *(int(e) for e in ends), len(updates)})
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 class Optimizer:
@@ -146,11 +129,18 @@ class Optimizer:
                 loss = closure()
         updates = [(p, self._grad_of(p), group) for group in self.param_groups for p in group["params"]
                    if p.grad is not None]
-        if self.updates_in_parallel:
-            _each_update(self._update, updates)
-        else:
-            for p, grad, group in updates:
+
+        def update(a, b):
+            for p, grad, group in updates[a:b]:
                 self._update(p, grad, group)
+
+        # each update reads and writes its own parameter and state only, so the order they run in does
+        # not change a bit of the result: on the CPU a few runs per thread share the pool (a ResNet-18
+        # step's SGD took about 25 ms on one core)
+        if self.updates_in_parallel and updates and all(isinstance(g, np.ndarray) for _, g, _ in updates):
+            run_chunks(update, _runs_of_equal_size(updates, 4 * backend.get_num_threads()))
+        else:
+            update(0, len(updates))
         return loss
 
     def _grad_of(self, p):
