@@ -133,6 +133,11 @@ def main(argv=None):
         p.error(f"--steps must be at least 1, got {args.steps}")
     if not args.lr > 0:
         p.error(f"--lr must be positive, got {args.lr}")
+    for depth in args.depths or ():
+        if depth < 8 or (depth - 2) % 6:
+            p.error(f"--depths must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, ...), got {depth}")
+    if args.width < 1:
+        p.error(f"--width must be at least 1, got {args.width}")
     device = _common.setup(args)
     depths = args.depths or ((8, 14) if args.fast else (20, 56))
     width = args.width

@@ -223,3 +223,13 @@ def test_readme_lists_every_demonstration():
     for name in sorted(os.listdir(EXAMPLES)):
         if name[:2].isdigit() and name.endswith(".py"):
             assert name in text, f"examples/README.md does not mention {name}"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--depths", "20", "21"], "--depths must be 6n + 2"), (["--width", "0"], "--width must be at least 1"),
+    (["--lr", "-1"], "--lr must be positive"), (["--steps", "0"], "--steps must be at least 1"),
+])
+def test_07_refuses_wrong_options_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load("07_residual").main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
