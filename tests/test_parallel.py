@@ -244,3 +244,23 @@ def test_matmul_on_the_pool_equals_numpy_and_any_thread_count(threads, shape, rn
     np.testing.assert_allclose(results[0], a @ b, rtol=1e-5, atol=1e-4)
     batched = rng.standard_normal((2, 3, 4))
     assert np.array_equal(parallel.matmul(batched, batched.swapaxes(-1, -2)), batched @ batched.swapaxes(-1, -2))
+
+
+def test_pointwise_convolution_multiplies_on_the_pool(threads, monkeypatch):
+    # a 1x1 convolution's products (forward and input gradient) run in the pool's workers, one BLAS thread
+    # each: one left to OpenBLAS's own threads would leave its worker spinning into the next pooled op
+    threads(2)
+    rng = np.random.default_rng(5)
+    x = minidl.Tensor(rng.standard_normal((4, 16, 6, 6)).astype(np.float32), requires_grad=True)
+    w = minidl.Tensor(rng.standard_normal((8, 16, 1, 1)).astype(np.float32), requires_grad=True)
+    names, real = [], np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: names.append(threading.current_thread().name)
+                        or real(*a, **k))
+    out = F.conv2d(x, w)
+    out.backward(minidl.ones(*out.shape))
+    monkeypatch.setattr(np, "matmul", real)
+    assert len(names) >= 4 and all(name.startswith("minidl") for name in names), names
+    expected = np.einsum("oc,nchw->nohw", w.numpy()[:, :, 0, 0], x.numpy())
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(w.numpy().sum(axis=0)[None], (4, 16, 6, 6)),
+                               rtol=1e-5, atol=1e-5)
