@@ -89,6 +89,12 @@ class set_grad_enabled(_GradMode):
 class Function:
     """One differentiable operation. Subclass it and write ``forward`` and ``backward`` on arrays."""
 
+    # positions of the inputs whose gradient ``backward`` returns as a new array that it keeps no
+    # reference to (a layer's weight and bias gradients): a leaf takes such an array as its ``.grad``
+    # instead of a copy, which saves a pass over every weight each step. Any other gradient is copied,
+    # since it may be the op's incoming gradient passed on, or go to two inputs.
+    fresh_grads = ()
+
     def __init__(self):
         self.inputs = ()
         self.input_edges = ()  # per input: (producing Function or None for a leaf, its output index)
@@ -254,7 +260,7 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 f"{type(fn).__name__}.backward returned {len(grads_in)} gradients "
                 f"for {len(fn.inputs)} inputs"
             )
-        for t, edge, g in zip(fn.inputs, fn.input_edges, grads_in):
+        for k, (t, edge, g) in enumerate(zip(fn.inputs, fn.input_edges, grads_in)):
             if g is None or t is None or not t.requires_grad:
                 continue
             if tuple(g.shape) != tuple(t.shape):
@@ -262,18 +268,19 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                     f"{type(fn).__name__}.backward returned a gradient of shape {tuple(g.shape)} "
                     f"for an input of shape {tuple(t.shape)}"
                 )
-            _send(t, edge, g, pending)
+            _send(t, edge, g, pending, owned=k in fn.fresh_grads)
         if not retain_graph:
             fn._release()
 
 
-def _send(t, edge, g, pending):
+def _send(t, edge, g, pending, owned=False):
     """Deliver gradient ``g`` of tensor ``t``, reached through ``edge`` = (producing Function, output
-    index): a leaf accumulates it into ``.grad``; an op's output adds it to what its producer has
-    pending (and into ``.grad`` too when ``retain_grad()`` asked for it)."""
+    index): a leaf accumulates it into ``.grad`` (``owned``: ``g`` is a new array nothing else holds, so
+    it may become the ``.grad`` itself); an op's output adds it to what its producer has pending (and
+    into ``.grad`` too when ``retain_grad()`` asked for it)."""
     producer, index = edge
     if producer is None or t._retain_grad:
-        t._accumulate(g)
+        t._accumulate(g, owned=owned and producer is None)
     if producer is not None:
         key = (id(producer), index)
         pending[key] = pending[key] + g if key in pending else g

@@ -160,11 +160,12 @@ class Tensor(ArithmeticMethods, ReductionShapeMethods, InPlaceMethods):
         self._retain_grad = True
         return self
 
-    def _accumulate(self, g):
+    def _accumulate(self, g, owned=False):
+        """Add ``g`` into ``.grad``; ``owned``: nothing else holds ``g``, so it may be kept as it is."""
         if g.dtype != self.dtype:
-            g = g.astype(self.dtype)
+            g, owned = g.astype(self.dtype), True
         if self.grad is None:
-            self.grad = Tensor._wrap(g.copy())
+            self.grad = Tensor._wrap(g if owned else g.copy())
         else:
             self.grad = Tensor._wrap(self.grad.data + g)
 

@@ -149,3 +149,41 @@ def test_comparison_results_carry_no_gradient():
     x = leaf((3,))
     m = x > 0
     assert m.dtype == np.bool_ and not m.requires_grad
+
+
+def test_a_layers_new_weight_gradient_becomes_the_grad_without_a_copy(monkeypatch):
+    # Conv2dOp, LinearOp, ... mark their weight and bias gradients as fresh: the leaf keeps the very
+    # array the backward returned; any other gradient (passed through, or given to two inputs) is copied
+    from minidl.functional.linear import LinearOp
+
+    returned = {}
+    real = LinearOp.backward
+
+    def spy(self, grad):
+        out = real(self, grad)
+        returned["dw"], returned["db"] = out[1], out[2]
+        return out
+
+    monkeypatch.setattr(LinearOp, "backward", spy)
+    w, b, x = leaf((3, 4)), leaf((3,), seed=1), leaf((2, 4), seed=2)
+    md.nn.functional.linear(x, w, b).sum().backward()
+    assert w.grad.data is returned["dw"] and b.grad.data is returned["db"]
+    np.testing.assert_allclose(w.grad.numpy(), np.broadcast_to(x.numpy().sum(axis=0), (3, 4)))
+    # a second backward adds into a new array and leaves the first one alone
+    first = w.grad.data.copy()
+    md.nn.functional.linear(x, w, b).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2 * first)
+    assert np.array_equal(returned["dw"], first)
+
+
+def test_a_gradient_given_to_two_leaves_is_copied_for_each():
+    a, c = leaf((3,)), leaf((3,), seed=1)
+    (a + c).sum().backward()
+    assert not np.shares_memory(a.grad.data, c.grad.data)
+    a.grad.data += 1  # an optimiser may change one leaf's gradient in place (clipping)
+    np.testing.assert_array_equal(c.grad.numpy(), np.ones(3))
+    s = leaf((2, 3))
+    y = s * 1.0  # Mul passes a gradient that the graph also holds: the leaf must not share it
+    y.retain_grad()
+    y.sum().backward()
+    assert not np.shares_memory(s.grad.data, y.grad.data)

@@ -196,6 +196,7 @@ def correlate_adjoint(y, w, geo, groups, n, c):
 class Conv2dOp(Function):
     """conv2d by the algorithm picked for its shape (``winograd.choose``, then ``conv_taps.chosen``:
     Winograd, taps, or im2col + GEMM); the backward uses the same one."""
+    fresh_grads = (1, 2)  # dW and db are new arrays (see Function.fresh_grads)
 
     def forward(self, x, weight, bias, *, geometry, groups):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
@@ -241,6 +242,7 @@ class Conv2dOp(Function):
 class ConvTranspose2dOp(Function):
     """conv_transpose2d by phases (``subpixel``) where ``subpixel.choose`` takes them, else as
     conv2d's input gradient (GEMM + col2im); the backward uses the same path."""
+    fresh_grads = (1, 2)  # dW and db are new arrays (see Function.fresh_grads)
 
     def forward(self, x, weight, bias, *, geometry, groups, out_channels):
         self.x, self.weight, self.geo, self.groups = x, weight, geometry, groups
