@@ -46,6 +46,7 @@ class SegmentDefaults(TrainDefaults):
     batch_norm: bool = False      # VGG-16 with batch norm (not in the paper)
     dropout: float = 0.5          # after fc6 and fc7, as the paper
     pretrain_size: int = 48       # image size of the classifier pretraining
+    flip: bool = False            # random horizontal flips of image and mask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +70,8 @@ TRAIN = {
     "folder": TrainDefaults(None, None, None, 10, 64, "sgd", 0.05, 5e-4, None),
 }
 SEGMENT = {
-    "shapes": SegmentDefaults(128, 800, 100, 11, 4, "sgd", 0.03, 5e-4, 1 / 16,
-                              pretrain=12, batch_norm=True, dropout=0.0),
+    "shapes": SegmentDefaults(128, 1200, 100, 12, 4, "sgd", 0.03, 5e-4, 1 / 16,
+                              pretrain=12, batch_norm=True, dropout=0.0, flip=True),
     "voc": SegmentDefaults(256, None, None, 20, 8, "sgd", 1e-4, 5e-4, 0.25),
 }
 PRETRAIN = PretrainRecipe()

@@ -94,9 +94,18 @@ def test_shapes_defaults_are_the_measured_recipe():
     args = cli.build_parser().parse_args(["segment"])
     s = segment.settings(args)
     assert (s["image_size"], s["num_train"], s["epochs"], s["batch_size"], s["optimizer"], s["lr"]) == \
-        (128, 800, 11, 4, "sgd", 0.03)
-    assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"]) == (12, True, 0.0, 48)
+        (128, 1200, 12, 4, "sgd", 0.03)
+    assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"], s["flip"]) == (12, True, 0.0, 48, True)
     assert recipe.SEGMENT["voc"].dropout == 0.5 and recipe.SEGMENT["voc"].batch_norm is False
+    assert recipe.SEGMENT["voc"].flip is False  # the paper's recipe: no augmentation
+    assert segment.settings(cli.build_parser().parse_args(["segment", "--no-flip"]))["flip"] is False
+    # the flips reach the training images and masks, not the validation ones
+    from minidl.data import transforms as T
+    from nets.commands import building
+
+    train, val, _ = building.segmentation_data("shapes", dict(s, num_train=4, num_val=2), s["flip"])
+    assert any(isinstance(t, T.RandomHorizontalFlip) for t in train.transform.transforms)
+    assert val.transform is None
     # --init-from chooses the starting weights, so pretraining is off unless asked for
     assert segment.settings(cli.build_parser().parse_args(["segment", "--init-from", "x"]))["pretrain"] == 0
 

@@ -49,8 +49,8 @@ def add_parser(subparsers):
     p.add_argument("--at-once", action="store_true", default=None,
                    help="scale pool4 by 0.01 and pool3 by 1e-4 before scoring (the all-at-once variant) "
                         "(default: off)")
-    p.add_argument("--flip", action="store_true", default=None,
-                   help="random horizontal flips of image and mask (default: off)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"random horizontal flips of image and mask ({d('flip')})")
     p.add_argument("--class-weights", choices=["none", "median"], default=None,
                    help="weight the per-pixel loss by class: median frequency balancing (weight of class c = "
                         "median frequency / frequency of c, from the training masks); the paper uses none "
@@ -78,7 +78,7 @@ def settings(args):
     s = recipe.resolve(args, recipe.SEGMENT[kind])
     if args.init_from and args.pretrain is None:
         s["pretrain"] = 0  # --init-from chooses the starting weights
-    s.update(net=args.net, data=args.data, at_once=bool(args.at_once), flip=bool(args.flip),
+    s.update(net=args.net, data=args.data, at_once=bool(args.at_once),
              class_weights=args.class_weights or "none", overlap=args.overlap is not False,
              init_from=args.init_from, clip_grad_norm=args.clip_grad_norm)
     if s["pretrain"] and kind != "shapes":
