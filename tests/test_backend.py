@@ -129,3 +129,31 @@ def test_a_broken_cupy_is_reported_not_taken_for_no_gpu(monkeypatch):
     monkeypatch.setattr(backend, "_cupy_checked", False)
     with pytest.raises(ImportError, match="undefined symbol"):
         backend.gpu_available()
+
+
+def test_freed_memory_is_kept_for_the_next_array():
+    # a block freed by one op serves the next op's array without new pages (no page fault per 4 KiB)
+    import resource
+
+    from minidl import backend
+
+    if not backend.FREED_MEMORY_KEPT:
+        pytest.skip("no glibc malloc to set here (not Linux/glibc, or MINIDL_KEEP_FREED_MEMORY=0)")
+    a = np.ones(2**21, np.float32)  # 8 MiB, touched
+    del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        a = np.ones(2**21, np.float32)
+        del a
+    # given back to the system each time, each round would fault in its 2048 pages again
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 100
+
+
+def test_keeping_freed_memory_can_be_turned_off():
+    import subprocess
+    import sys
+
+    code = "import minidl; print(minidl.backend.FREED_MEMORY_KEPT)"
+    env = dict(os.environ, MINIDL_KEEP_FREED_MEMORY="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
