@@ -63,7 +63,7 @@ from ..autograd import Function, is_grad_enabled
 from . import conv_taps, subpixel, validation, winograd
 from .im2col import (  # noqa: F401
     Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
-    transposed,
+    sum_in_chunk_order, transposed,
 )
 from .winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401
 
@@ -110,10 +110,7 @@ def _sum_weight_grad(parts, w_shape, xp, dtype):
     """Add the chunks' parts in chunk order (the same bits for any thread count) and lay out as W."""
     if not parts:  # an empty batch
         return xp.zeros(w_shape, dtype=dtype)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return transposed(total).reshape(w_shape)
+    return transposed(sum_in_chunk_order(parts, None, xp, dtype)).reshape(w_shape)
 
 
 def _pointwise(x, w, groups, geo, c_out):

@@ -136,6 +136,17 @@ def for_batch_chunks(work, batch, bytes_per_sample, xp):
     return [work(a, b) for a, b in batch_chunks(batch, bytes_per_sample, cpu=False)]
 
 
+def sum_in_chunk_order(parts, shape, xp, dtype):
+    """The chunks' partial sums (``for_batch_chunks``' results) added in chunk order, so the same bits for
+    any thread count; zeros of ``shape`` for an empty batch. The first part is added into."""
+    if not parts:
+        return xp.zeros(shape, dtype=dtype)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
 # a band of ``transposed`` holds about this many bytes of source rows (at least 64 rows)
 BAND_BYTES = 128 * 2**10
 

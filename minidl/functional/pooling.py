@@ -7,10 +7,10 @@ conv1, GoogLeNet's 3x3 stride-1 max pooling branch of the Inception module.
 
 On the CPU the window is walked one kernel offset (kh x kw) at a time over strided slices of the
 input, chunks of the batch at a time in the thread pool (``minidl.parallel``); the max-pooling backward
-adds each output's gradient to its winning input with one ``np.add.at`` (see ``MaxPool2d``). On the GPU each op is a
-hand-written kernel (``kernels/max_pool2d.cu``, ``kernels/avg_pool2d.cu``): one thread per output in the forward, one thread per input pixel in the
-backward, which gathers the gradients of the windows covering it, so no atomics are needed and
-results are the same run to run.
+adds each output's gradient to its winning input with one ``np.add.at`` (see ``MaxPool2d``). On the
+GPU each op is a hand-written kernel (``kernels/max_pool2d.cu``, ``kernels/avg_pool2d.cu``): one thread
+per output in the forward, one thread per input pixel in the backward, which gathers the gradients of
+the windows covering it, so no atomics are needed and results are the same run to run.
 """
 import numpy as np
 

@@ -41,7 +41,7 @@ col2im path of ``conv.py`` (dilation > 1, stride 1, kernels that are not a multi
 Arrays are NumPy or CuPy alike: im2col/col2im pick their backend, the rest is slicing and matmul.
 """
 from .. import backend
-from .im2col import Geometry, column_buffer, col2im, for_batch_chunks, im2col, scratch
+from .im2col import Geometry, column_buffer, col2im, for_batch_chunks, im2col, scratch, sum_in_chunk_order
 from .winograd import get_conv_algorithm
 
 
@@ -242,18 +242,7 @@ class Phases:
         parts = for_batch_chunks(work, n, plan.bytes_per_sample(c_in, grad.shape[1], x.dtype), xp)
         dw = db = None
         if need_dw:
-            dw = plan.weight_grad(_chunk_sum([p[0] for p in parts], wp.shape, xp, x.dtype), self.w_shape)
+            dw = plan.weight_grad(sum_in_chunk_order([p[0] for p in parts], wp.shape, xp, x.dtype), self.w_shape)
         if need_db:
-            db = _chunk_sum([p[1] for p in parts], (grad.shape[1],), xp, x.dtype)
+            db = sum_in_chunk_order([p[1] for p in parts], (grad.shape[1],), xp, x.dtype)
         return dx, dw, db
-
-
-def _chunk_sum(parts, shape, xp, dtype):
-    """The chunks' partial sums added in chunk order (the same bits for any thread count); zeros for
-    an empty batch."""
-    if not parts:
-        return xp.zeros(shape, dtype=dtype)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
