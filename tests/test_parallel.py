@@ -185,8 +185,8 @@ def test_optimizer_step_is_the_same_on_any_thread_count(threads, make):
 def test_optimizer_updates_run_in_the_pool(threads, monkeypatch):
     threads(2)
     names = set()
-    real = minidl.optim.SGD._update
-    monkeypatch.setattr(minidl.optim.SGD, "_update",
+    real = minidl.optim.SGD._elementwise
+    monkeypatch.setattr(minidl.optim.SGD, "_elementwise",
                         lambda self, *a: names.add(threading.current_thread().name) or real(self, *a))
     params = [minidl.Tensor(np.ones((1000,), np.float32), requires_grad=True) for _ in range(8)]
     for p in params:
@@ -194,6 +194,65 @@ def test_optimizer_updates_run_in_the_pool(threads, monkeypatch):
     minidl.optim.SGD(params, lr=0.5).step()
     assert all(np.all(p.numpy() == 0.5) for p in params)
     assert any(name.startswith("minidl") for name in names)
+
+
+OPTIMIZERS = [
+    lambda params: minidl.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    lambda params: minidl.optim.SGD(params, lr=0.1, momentum=0.5, dampening=0.3, maximize=True),
+    lambda params: minidl.optim.Adam(params, lr=1e-2, weight_decay=1e-3, amsgrad=True),
+    lambda params: minidl.optim.AdamW(params, lr=1e-3),
+]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_optimizer_pieces_give_the_bits_of_whole_arrays(threads, make, monkeypatch):
+    # a weight of 2.5 pieces, a non-contiguous gradient (it stays whole), an empty parameter, a bias
+    from minidl.optim import optimizer
+    piece = optimizer.PIECE
+    rng = np.random.default_rng(1)
+    shapes = [(5, piece // 2), (40, 30), (0, 3), (7,)]
+    starts = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    grads = [[rng.standard_normal(shape).astype(np.float32) for shape in shapes] for _ in range(3)]
+    grads = [[g if g.ndim < 2 or g.shape[0] != 40 else np.asfortranarray(g) for g in step] for step in grads]
+
+    def trained(n, whole):
+        threads(n)
+        params = [minidl.Tensor(x.copy(), requires_grad=True) for x in starts]
+        opt = make(params)
+        if whole:
+            monkeypatch.setattr(opt, "updates_in_parallel", False)
+        calls = []
+        real = opt._elementwise
+        monkeypatch.setattr(opt, "_elementwise", lambda theta, *a: calls.append(theta.size) or real(theta, *a))
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = minidl.Tensor(g)
+            opt.step()
+        return [p.numpy() for p in params], calls
+
+    (want, whole_calls), (one, calls) = trained(1, True), trained(1, False)
+    two, _ = trained(2, False)
+    assert max(calls) == piece and sorted(whole_calls)[-1] == 5 * piece // 2  # it did cut
+    assert 40 * 30 in calls  # the Fortran-ordered gradient's update ran whole
+    for w, a, b in zip(want, one, two):
+        np.testing.assert_array_equal(a, w)
+        np.testing.assert_array_equal(b, w)
+
+
+def test_one_large_weight_is_cut_into_pieces_for_the_pool(threads, monkeypatch):
+    from minidl.optim import optimizer
+    threads(2)
+    seen = []
+    real = minidl.optim.SGD._elementwise
+    monkeypatch.setattr(minidl.optim.SGD, "_elementwise",
+                        lambda self, theta, *a: seen.append((threading.current_thread().name, theta.size))
+                        or real(self, theta, *a))
+    p = minidl.Tensor(np.ones(16 * optimizer.PIECE, np.float32), requires_grad=True)
+    p.grad = minidl.Tensor(np.ones(p.shape, np.float32))
+    minidl.optim.SGD([p], lr=0.5, momentum=0.9).step()
+    assert np.all(p.numpy() == 0.5)
+    assert [size for _, size in seen] == [optimizer.PIECE] * 16
+    assert all(name.startswith("minidl") for name, _ in seen)
 
 
 def test_pieces_depend_on_sizes_only():

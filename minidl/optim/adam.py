@@ -45,25 +45,34 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: invalid beta{i + 1} {beta!r} (expected 0 <= beta < 1)")
 
-    def _update(self, p, grad, group):
+    def _begin(self, p, grad, group):
         xp = backend.get_array_module(p.data)
+        state = self._state_of(p)
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = Tensor._wrap(xp.zeros_like(p.data))
+            state["exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data))
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data))
+        state["step"] += 1
+        arrays = {"m": state["exp_avg"].data, "v": state["exp_avg_sq"].data}
+        if group["amsgrad"]:
+            arrays["v_max"] = state["max_exp_avg_sq"].data
+        return arrays, {"step": state["step"]}
+
+    def _elementwise(self, theta, grad, arrays, scalars, group):
+        xp = backend.get_array_module(theta)
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
             if self._decoupled_weight_decay:
-                p.data *= 1 - lr * weight_decay
+                theta *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * p.data
-        state = self._state_of(p)
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = Tensor._wrap(xp.zeros_like(p.data))
-            state["exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data))
-        state["step"] += 1
-        step = state["step"]
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                grad = grad + weight_decay * theta
+        step = scalars["step"]
+        m, v = arrays["m"], arrays["v"]
         # the formula's temporaries live in two reused buffers (the same operations in the same order,
         # so the same bits as the written-out expressions; a fresh array per temporary costs page faults)
         a = scratch("adam a", grad.shape, m.dtype, xp)
@@ -76,9 +85,7 @@ class Adam(Optimizer):
         a *= 1 - beta2
         v += a                                   # v = beta2 v + (1 - beta2) g^2
         if group["amsgrad"]:
-            if "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.data))
-            v_max = state["max_exp_avg_sq"].data
+            v_max = arrays["v_max"]
             xp.maximum(v_max, v, out=v_max)
             v = v_max
         step_size = lr / (1 - beta1 ** step)
@@ -87,7 +94,7 @@ class Adam(Optimizer):
         b += eps                                 # denom = sqrt(v) / sqrt(1 - beta2^t) + eps
         xp.divide(m, b, out=b)
         b *= step_size
-        p.data -= b                              # theta -= step_size * m / denom
+        theta -= b                               # theta -= step_size * m / denom
 
 
 class AdamW(Adam):

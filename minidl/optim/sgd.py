@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay."""
 import numpy as np
 
+from .. import backend
 from ..functional.im2col import scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_non_negative
@@ -40,25 +41,33 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
             )
 
-    def _update(self, p, grad, group):
+    def _begin(self, p, grad, group):
+        if group["momentum"] == 0:
+            return {}, {}
+        state = self._state_of(p)
+        first = "momentum_buffer" not in state
+        if first:  # filled with the first step's gradient by _elementwise
+            state["momentum_buffer"] = Tensor._wrap(backend.get_array_module(grad).empty_like(grad))
+        return {"buf": state["momentum_buffer"].data}, {"first": first}
+
+    def _elementwise(self, theta, grad, arrays, scalars, group):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         weight_decay = float(group["weight_decay"])
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data
+            grad = grad + weight_decay * theta
         if momentum != 0:
-            state = self._state_of(p)
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = Tensor._wrap(grad.copy())
+            buf = arrays["buf"]
+            if scalars["first"]:
+                buf[...] = grad
             else:
-                buf.data *= momentum
+                buf *= momentum
                 dampening = float(group["dampening"])
                 # (1 - 0) * grad is grad to the bit: skip that pass over the array
-                buf.data += (1 - dampening) * grad if dampening != 0 else grad
-            grad = grad + momentum * buf.data if group["nesterov"] else buf.data
-        _subtract_scaled(p.data, lr, grad)
+                buf += (1 - dampening) * grad if dampening != 0 else grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        _subtract_scaled(theta, lr, grad)
 
 
 def _subtract_scaled(theta, lr, grad):
