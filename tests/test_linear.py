@@ -1,4 +1,6 @@
 """linear: loop reference, gradients, shapes, bad input, GPU."""
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -44,6 +46,18 @@ def test_linear_gradcheck(shape, rng):
     b = t(rng.standard_normal(3), True)
     assert minidl.gradcheck(F.linear, (x, w, b))
     assert minidl.gradcheck(lambda x, w: F.linear(x, w), (x, w))
+
+
+@pytest.mark.parametrize("rows, n_in, n_out", [(1, 5, 8), (2, 7, 16), (3, 4, 40)])
+def test_few_rows_and_many_outputs_run_transposed_and_match_loops(rows, n_in, n_out, rng):
+    # y^T = W x^T (linear._few_rows): the same numbers, a C-ordered result, and the gradients checked
+    linear_module = importlib.import_module("minidl.functional.linear")
+    assert linear_module._few_rows(rows, n_out)
+    x, w, b = rng.standard_normal((rows, n_in)), rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
+    out = F.linear(t(x), t(w), t(b))
+    assert out.data.flags.c_contiguous
+    np.testing.assert_allclose(out.numpy(), naive_linear(x, w, b), rtol=1e-12, atol=1e-12)
+    assert minidl.gradcheck(F.linear, (t(x, True), t(w, True), t(b, True)))
 
 
 def test_linear_bad_input():

@@ -291,7 +291,7 @@ def test_winograd_weight_gradient_of_a_wide_layer_is_the_same_on_any_thread_coun
 
 
 @pytest.mark.parametrize("shape", [((300, 500), (500, 40)), ((10, 4096), (4096, 1000)), ((3, 4), (4, 5)),
-                                   ((2000, 600), (600, 700))])
+                                   ((2000, 600), (600, 700)), ((1024, 32), (32, 6000))])
 def test_matmul_on_the_pool_equals_numpy_and_any_thread_count(threads, shape, rng):
     a = rng.standard_normal(shape[0]).astype(np.float32)
     b = rng.standard_normal(shape[1]).astype(np.float32)
