@@ -290,7 +290,8 @@ def test_chunked_equals_unchunked(op, rng, tiny_budget, monkeypatch, general_pat
     whole = run()
     sizes = []
     real_im2col = conv_module.im2col
-    monkeypatch.setattr(conv_module, "im2col", lambda a, geo: sizes.append(a.shape[0]) or real_im2col(a, geo))
+    monkeypatch.setattr(conv_module, "im2col",
+                        lambda a, geo, *last: sizes.append(a.shape[0]) or real_im2col(a, geo, *last))
     # bytes of columns per sample: channels x kernel taps x conv output pixels x 8 bytes
     per_sample = 3 * 3 * 2 * (7 * 7) * 8 if op == "conv2d" else 4 * 3 * 2 * (7 * 6) * 8
     conv_module.set_im2col_budget(2 * per_sample + 1)

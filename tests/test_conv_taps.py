@@ -115,6 +115,9 @@ def test_auto_takes_taps_where_padding_is_most_of_the_work(algorithm):
     large = Geometry((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (16, 16), (8, 8))
     assert conv_taps.chosen(tiny, 1, cpu, "auto")
     assert not conv_taps.chosen(large, 1, cpu, "auto")
+    four = Geometry((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (4, 4), (4, 4))  # 100 of 144 pairs: im2col
+    assert conv_taps.useful_fraction(four) == pytest.approx(100 / 144)
+    assert not conv_taps.chosen(four, 1, cpu, "auto")
     assert not conv_taps.chosen(tiny, 1, np.zeros((1, 3, 2, 2)), "auto")  # a thin input: im2col
     assert not conv_taps.chosen(tiny, 2, cpu, "taps")  # groups: im2col even when forced
     assert not conv_taps.chosen(tiny, 1, cpu, "im2col")

@@ -109,7 +109,10 @@ def test_auto_choice_by_shape(algorithm):
     x = np.zeros(1)
     assert winograd.choose((32, 64, 32, 32), (64, 64, 3, 3), _geometry(size=32), 1, x) == 4
     assert winograd.choose((32, 3, 32, 32), (64, 3, 3, 3), _geometry(size=32), 1, x) == 0  # thin input
-    assert winograd.choose((32, 256, 4, 4), (256, 256, 3, 3), _geometry(size=4), 1, x) == 4
+    assert winograd.choose((32, 256, 8, 8), (256, 256, 3, 3), _geometry(size=8), 1, x) == 4
+    assert winograd.choose((32, 256, 5, 5), (256, 256, 3, 3), _geometry(size=5), 1, x) == 4
+    # 4x4 and smaller: im2col with the batch innermost (im2col.batch_last)
+    assert winograd.choose((32, 256, 4, 4), (256, 256, 3, 3), _geometry(size=4), 1, x) == 0
     assert winograd.choose((32, 512, 2, 2), (512, 512, 3, 3), _geometry(size=2), 1, x) == 0  # tiny map
     assert winograd.choose((32, 64, 32, 32), (64, 64, 3, 3), _geometry(stride=2, size=32), 1, x) == 0
 

@@ -62,8 +62,8 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from . import conv_taps, subpixel, validation, winograd
 from .im2col import (  # noqa: F401
-    Geometry, batch_chunks, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col, set_im2col_budget,
-    sum_in_chunk_order, transposed,
+    Geometry, batch_chunks, batch_last, col2im, column_buffer, for_batch_chunks, get_im2col_budget, im2col,
+    set_im2col_budget, sum_in_chunk_order, transposed,
 )
 from .winograd import get_conv_algorithm, set_conv_algorithm  # noqa: F401
 
@@ -83,26 +83,33 @@ def _each_chunk(work, n, channels, geo, array):
 
 
 def _columns(x, geo, groups, a, b):
-    """im2col of samples a:b as (groups, C_g * kh * kw, (b - a) * OH * OW)."""
-    return im2col(x[a:b], geo).reshape(groups, -1, (b - a) * geo.out_pixels)
+    """im2col of samples a:b as (groups, C_g * kh * kw, (b - a) * OH * OW); on small maps the columns are
+    in (oh, ow, n) order (``im2col.batch_last``), else in (n, oh, ow) order."""
+    last = batch_last(geo, backend.get_array_module(x))
+    return im2col(x[a:b], geo, last).reshape(groups, -1, (b - a) * geo.out_pixels)
 
 
-def _product_into(out, cols, w, groups, a, b):
+def _product_into(out, cols, w, groups, a, b, geo):
     """out[a:b] = W cols (per group): the forward GEMM of one chunk."""
-    product = backend.get_array_module(cols).matmul(_grouped(w, groups), cols)
-    out[a:b] = product.reshape(w.shape[0], b - a, out.shape[2], out.shape[3]).transpose(1, 0, 2, 3)
+    xp = backend.get_array_module(cols)
+    product = xp.matmul(_grouped(w, groups), cols)
+    if batch_last(geo, xp):
+        out[a:b] = product.reshape(w.shape[0], out.shape[2], out.shape[3], b - a).transpose(3, 0, 1, 2)
+    else:
+        out[a:b] = product.reshape(w.shape[0], b - a, out.shape[2], out.shape[3]).transpose(1, 0, 2, 3)
 
 
-def _weight_grad_part(cols, y, groups, a, b):
+def _weight_grad_part(cols, y, groups, a, b, geo):
     """This chunk's share of dW^T = cols y^T, (groups, C_g * kh * kw, C_out / groups).
 
     Both operands contiguous: OpenBLAS multiplies (K, NP) by (NP, C_out) 10-20x faster than the same
     product as y cols^T, whose (C_out, K) output is small next to its long inner dimension NP (measured
-    on a 2-core CPU, K = 576, NP = 32768).
+    on a 2-core CPU, K = 576, NP = 32768). y's rows follow the columns' order.
     """
     xp = backend.get_array_module(cols)
     c_out, pixels = y.shape[1], y.shape[2] * y.shape[3]
-    yt = y[a:b].reshape(b - a, groups, c_out // groups, pixels).transpose(1, 0, 3, 2)
+    yg = y[a:b].reshape(b - a, groups, c_out // groups, pixels)
+    yt = yg.transpose(1, 3, 0, 2) if batch_last(geo, xp) else yg.transpose(1, 0, 3, 2)
     return xp.matmul(cols, yt.reshape(groups, (b - a) * pixels, c_out // groups))
 
 
@@ -139,7 +146,8 @@ def correlate(x, w, geo, groups):
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     out = xp.empty((n, w.shape[0], geo.oh, geo.ow), dtype=x.dtype)
-    _each_chunk(lambda a, b: _product_into(out, _columns(x, geo, groups, a, b), w, groups, a, b), n, c, geo, x)
+    _each_chunk(lambda a, b: _product_into(out, _columns(x, geo, groups, a, b), w, groups, a, b, geo),
+                n, c, geo, x)
     return out
 
 
@@ -147,7 +155,7 @@ def correlate_weight_grad(x, y, geo, groups, w_shape):
     """dW[co, c, i, j] = sum_{n, oh, ow} y[n, co, oh, ow] x_pad[n, c, oh s + i d, ow s + j d]."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
-    parts = _each_chunk(lambda a, b: _weight_grad_part(_columns(x, geo, groups, a, b), y, groups, a, b),
+    parts = _each_chunk(lambda a, b: _weight_grad_part(_columns(x, geo, groups, a, b), y, groups, a, b, geo),
                         n, c, geo, x)
     return _sum_weight_grad(parts, w_shape, xp, x.dtype)
 
@@ -164,8 +172,8 @@ def correlate_with_weight_grad(x, w, y, geo, groups):
 
     def work(a, b):
         cols = _columns(x, geo, groups, a, b)
-        _product_into(out, cols, w, groups, a, b)
-        return _weight_grad_part(cols, y, groups, a, b)
+        _product_into(out, cols, w, groups, a, b, geo)
+        return _weight_grad_part(cols, y, groups, a, b, geo)
 
     parts = _each_chunk(work, n, c, geo, x)
     return out, _sum_weight_grad(parts, w.shape, xp, x.dtype)
@@ -179,12 +187,15 @@ def correlate_adjoint(y, w, geo, groups, n, c):
     if geo.is_pointwise():
         return _pointwise(y, wt, groups, geo, c)
     x = xp.empty((n, c, geo.h, geo.w), dtype=y.dtype)
+    last = batch_last(geo, xp)
 
     def work(a, b):
-        yt = y[a:b].transpose(1, 0, 2, 3).reshape(groups, c_out // groups, (b - a) * geo.out_pixels)
+        # y's columns in the order the columns take (``im2col.batch_last``)
+        yt = y[a:b].transpose(1, 2, 3, 0) if last else y[a:b].transpose(1, 0, 2, 3)
+        yt = yt.reshape(groups, c_out // groups, (b - a) * geo.out_pixels)
         cols = column_buffer((groups, wt.shape[1], yt.shape[2]), y.dtype, xp)
         xp.matmul(wt, yt, out=cols)
-        col2im(cols.reshape(c * geo.taps, (b - a) * geo.out_pixels), geo, b - a, c, out=x[a:b])
+        col2im(cols.reshape(c * geo.taps, (b - a) * geo.out_pixels), geo, b - a, c, out=x[a:b], batch_last=last)
 
     _each_chunk(work, n, c, geo, y)
     return x

@@ -63,18 +63,20 @@ def useful_fraction(geo):
 
 # 'auto' takes the per-tap products on the CPU where at most this share of im2col's (output, tap) pairs
 # read the input, for inputs of at least MIN_CHANNELS channels (measured: see ``chosen``)
-USEFUL_FRACTION_AT_MOST = 0.7
+USEFUL_FRACTION_AT_MOST = 0.5
 MIN_CHANNELS = 16
 
 
 def chosen(geo, groups, x, algorithm):
     """Whether conv2d runs by taps: forced by ``set_conv_algorithm('taps')`` (one group), or under
-    'auto' on the CPU when padding is a large part of im2col's work, ``useful_fraction(geo) <= 0.7``,
-    and the input has at least 16 channels. Measured (forward + backward, float32, one thread, 2-core
-    x86, batch 32, by taps against im2col): 512 -> 512 channels on 2x2 maps (fraction 0.44) 29 against
-    39 ms; on 1x1 maps (0.11) 9 against 17 ms; 256 -> 512 at 4x4, stride 2 (0.69) 17 against 20 ms;
-    but 128 -> 256 at 8x8, stride 2 (0.84) 19 against 17 ms, and a 7x7 stem on 3 channels, 49 products
-    with 3 channels each, 324 against 44 ms."""
+    'auto' on the CPU when padding is a large part of im2col's work, ``useful_fraction(geo) <= 0.5``,
+    and the input has at least 16 channels. Measured (forward + backward, float32, 2-core x86, batch 32,
+    by taps against im2col with the batch-last columns of small maps, one thread / two threads):
+    512 -> 512 channels on 2x2 maps (fraction 0.44) 22 / 15 against 31 / 18 ms; on 1x1 maps (0.11)
+    6.6 / 6.4 against 17 / 13 ms; 256 -> 256 on 2x2, 6.2 / 5.3 against 8.6 / 6.4 ms; but 256 -> 512 at
+    4x4, stride 2 (0.69) even (16.6 / 10.9 against 16.3 / 10.3 ms), 128 -> 128 at 4x4, stride 1 (0.69)
+    10.2 / 7.7 against 7.4 / 7.1 ms, 128 -> 256 at 8x8, stride 2 (0.84) 18 / 12 against 14 / 8 ms, and a
+    7x7 stem on 3 channels, 49 products with 3 channels each, 324 against 44 ms (one thread)."""
     if groups != 1 or algorithm not in ("auto", "taps"):
         return False
     if algorithm == "taps":

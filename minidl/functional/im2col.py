@@ -17,7 +17,8 @@ col2im is its adjoint: every column entry is added back to the input pixel it wa
 conv2d's input gradient and is the forward of conv_transpose2d.
 
 On the CPU both are a loop over the kh * kw kernel offsets, each moving one strided slice of the whole
-chunk. On the GPU they are the kernels ``kernels/im2col.cu`` (one thread per column entry) and
+chunk. For small outputs (``batch_last``: 4 x 4 and smaller) the CPU orders the columns (oh, ow, n) instead,
+the batch innermost, so that each slice moves runs of OW * N numbers rather than OW. On the GPU they are the kernels ``kernels/im2col.cu`` (one thread per column entry) and
 ``kernels/col2im.cu`` (one thread per input pixel, gathering the column entries that map to it, so
 the sums need no atomics and are identical run to run).
 
@@ -221,8 +222,25 @@ class Geometry:
         return self.h + self.pt + self.pb, self.w + self.pl + self.pr
 
 
-def im2col(x, geo):
-    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``geo``.
+# an output of at most this many pixels per channel is "small": its columns are laid out with the batch
+# innermost (``im2col(..., batch_last=True)``), see ``batch_last``
+SMALL_MAP = 16
+
+
+def batch_last(geo, xp):
+    """Whether a convolution's columns on the CPU put the batch innermost, (C kh kw, OH OW N) rather than
+    (C kh kw, N OH OW): for outputs of at most ``SMALL_MAP`` pixels (4 x 4 and smaller). Each of im2col's
+    and col2im's kh kw slice copies then moves runs of OW N contiguous numbers instead of OW: on a 4 x 4
+    map, runs of 4 numbers left NumPy's copy loop mostly overhead. Measured on a 2-core x86 machine, one
+    thread, 3x3 convolution forward + backward at batch 32: 128 -> 128 channels at 4 x 4, 10.9 -> 5.5 ms;
+    512 -> 512 at 2 x 2, 40.7 -> 32.6 ms; at 8 x 8 the two were within 10% and at 16 x 16 the batch-last
+    layout was slower (36 against 40 ms, 64 channels). The GPU kernels keep the standard layout."""
+    return xp is np and geo.out_pixels <= SMALL_MAP
+
+
+def im2col(x, geo, batch_last=False):
+    """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``geo``, the columns in
+    (n, oh, ow) order, or with ``batch_last`` (CPU only) in (oh, ow, n) order.
 
     On the CPU they live in the shared ``column_buffer``: use them before the next im2col.
     """
@@ -230,35 +248,55 @@ def im2col(x, geo):
     n, c = x.shape[:2]
     if xp is not np:
         return _im2col_gpu(x, geo)
-    xt = x.transpose(1, 0, 2, 3)
-    if geo.pt or geo.pb or geo.pl or geo.pr:
-        hp, wp = geo.padded_size()
-        padded = zeroed_scratch("padded", (c, n, hp, wp), x.dtype)
-        padded[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w] = xt
-        xt = padded
-    cols = column_buffer((c, geo.kh, geo.kw, n, geo.oh, geo.ow), x.dtype)
-    for i in range(geo.kh):
-        for j in range(geo.kw):
-            rows, columns = geo.window_slices(i, j)
-            cols[:, i, j] = xt[:, :, rows, columns]
+    pads = geo.pt or geo.pb or geo.pl or geo.pr
+    hp, wp = geo.padded_size()
+    inside = (slice(geo.pt, geo.pt + geo.h), slice(geo.pl, geo.pl + geo.w))
+    if batch_last:
+        # the input copied as (C, H, W, N), padded when the geometry pads
+        xt = (zeroed_scratch if pads else scratch)("padded", (c, hp, wp, n), x.dtype)
+        xt[(slice(None),) + inside] = x.transpose(1, 2, 3, 0)
+        cols = column_buffer((c, geo.kh, geo.kw, geo.oh, geo.ow, n), x.dtype)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                cols[:, i, j] = xt[(slice(None),) + geo.window_slices(i, j)]
+    else:
+        # the input as (C, N, H, W): a view, or a padded copy when the geometry pads
+        xt = x.transpose(1, 0, 2, 3)
+        if pads:
+            xt = zeroed_scratch("padded", (c, n, hp, wp), x.dtype)
+            xt[(slice(None), slice(None)) + inside] = x.transpose(1, 0, 2, 3)
+        cols = column_buffer((c, geo.kh, geo.kw, n, geo.oh, geo.ow), x.dtype)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                rows, columns = geo.window_slices(i, j)
+                cols[:, i, j] = xt[:, :, rows, columns]
     return cols.reshape(c * geo.taps, n * geo.out_pixels)
 
 
-def col2im(cols, geo, n, c, out=None):
-    """Sum columns (C * kh * kw, N * OH * OW) back onto an (N, C, H, W) image (written into ``out``)."""
+def col2im(cols, geo, n, c, out=None, batch_last=False):
+    """Sum columns (C * kh * kw, N * OH * OW) back onto an (N, C, H, W) image (written into ``out``); with
+    ``batch_last`` (CPU only) the columns are in (oh, ow, n) order, as ``im2col`` makes them."""
     xp = backend.get_array_module(cols)
     if xp is not np:
         return _col2im_gpu(cols, geo, n, c, out)
     hp, wp = geo.padded_size()
-    acc = zeroed_scratch("padded", (c, n, hp, wp), cols.dtype)
-    cols6 = cols.reshape(c, geo.kh, geo.kw, n, geo.oh, geo.ow)
-    for i in range(geo.kh):
-        for j in range(geo.kw):
-            rows, columns = geo.window_slices(i, j)
-            acc[:, :, rows, columns] += cols6[:, i, j]
-    image = acc[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(1, 0, 2, 3)
+    if batch_last:
+        acc = zeroed_scratch("padded", (c, hp, wp, n), cols.dtype)
+        cols6 = cols.reshape(c, geo.kh, geo.kw, geo.oh, geo.ow, n)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                acc[(slice(None),) + geo.window_slices(i, j)] += cols6[:, i, j]
+        image = acc[:, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(3, 0, 1, 2)
+    else:
+        acc = zeroed_scratch("padded", (c, n, hp, wp), cols.dtype)
+        cols6 = cols.reshape(c, geo.kh, geo.kw, n, geo.oh, geo.ow)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                rows, columns = geo.window_slices(i, j)
+                acc[:, :, rows, columns] += cols6[:, i, j]
+        image = acc[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(1, 0, 2, 3)
     if out is None:
-        return np.ascontiguousarray(image)
+        return image.copy()  # a new array: acc is the shared scratch buffer
     out[...] = image
     return out
 

@@ -47,7 +47,7 @@ import numpy as np
 from .. import backend
 from ..parallel import one_blas_thread, pieces, run_chunks
 from . import winograd_cpu
-from .im2col import for_batch_chunks, scratch, transposed, zeroed_scratch
+from .im2col import batch_last, for_batch_chunks, scratch, transposed, zeroed_scratch
 
 # F(m x m, 3 x 3): B^T (t x t), G (t x 3), A^T (m x t), t = m + 2; interpolation points 0, 1, -1 (m = 2)
 # and 0, 1, -1, 2, -2 (m = 4), plus the point at infinity
@@ -118,14 +118,18 @@ def applies(w_shape, geo):
 def choose(x_shape, w_shape, geo, groups, x):
     """The tile size m to use (2 or 4), or 0 for im2col.
 
-    'auto' picks F(4x4, 3x3) on the CPU when the output is at least 4 x 4 and both channel counts per
-    group at least 16. Measured (forward + backward, float32, one thread, 2-core x86, interleaved runs):
-    F(4x4) was the fastest of the three, or within 10% of F(2x2), on every such shape of ResNet-18 and
-    VGG-16 at 64x64 and of the benchmark (batch 16-64, 16 to 256 channels, maps 4 to 64), 1.06-1.9x
-    ahead of im2col (64 channels at 32x32: 1.7x); on 2 x 2 maps (512 channels) im2col was 2-3x faster than
-    either, and thin inputs (a network's 3-channel first layer) keep im2col. On the GPU 'auto' keeps
-    im2col (not measured there yet; a forced Winograd runs its ``.cu`` transforms), and so does float16
-    (its 10-bit mantissa and F(4x4)'s larger transform entries lose too much).
+    'auto' picks F(4x4, 3x3) on the CPU when the output is at least 4 x 4 but larger than the small maps
+    whose im2col columns put the batch innermost (``im2col.batch_last``: 16 pixels at most), and both
+    channel counts per group at least 16. Measured (forward + backward, float32, one thread, 2-core x86,
+    interleaved runs): F(4x4) was the fastest of the three, or within 10% of F(2x2), on every such shape of
+    ResNet-18 and VGG-16 at 64x64 and of the benchmark (batch 16-64, 16 to 256 channels, maps 8 to 64),
+    1.06-1.9x ahead of im2col (64 channels at 32x32: 1.7x). On 4 x 4 maps the batch-last im2col is as
+    fast as F(2x2) and ahead of F(4x4) (128 channels, batch 32: 7.4 against 6.7 and 7.1 ms at one thread,
+    7.1 against 7.8 and 7.6 at two; 256 channels: 23.8 against 23.4 and 26.0, 14.3 against 16.3 and 18.9),
+    on 2 x 2 maps (512 channels) 1.5-3x ahead of either, and thin inputs (a network's 3-channel first
+    layer) keep im2col. On the GPU 'auto' keeps im2col (not measured there yet; a forced Winograd runs its
+    ``.cu`` transforms), and so does float16 (its 10-bit mantissa and F(4x4)'s larger transform entries
+    lose too much).
     """
     if _algorithm in ("im2col", "taps") or not applies(w_shape, geo):
         return 0
@@ -134,7 +138,7 @@ def choose(x_shape, w_shape, geo, groups, x):
     if backend.is_gpu_array(x) or x.dtype == np.float16:
         return 0
     c_in, c_out = x_shape[1] // groups, w_shape[0] // groups
-    if min(geo.oh, geo.ow) >= 4 and min(c_in, c_out) >= 16:
+    if min(geo.oh, geo.ow) >= 4 and min(c_in, c_out) >= 16 and not batch_last(geo, np):
         return 4
     return 0
 
