@@ -327,9 +327,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     ``padding`` is an int, a pair, ``'valid'`` (no padding) or ``'same'`` (output size = input size;
     stride must be 1; when the total padding d (k - 1) is odd the extra pixel goes bottom/right).
-    The padding's zeros are multiplied like any input (0 x inf and 0 x NaN are NaN), so a NaN or inf
-    weight makes every output whose window reaches the padding NaN; PyTorch's CPU kernels leave the
-    padding out and keep those outputs finite.
+    On the im2col and Winograd paths the padding's zeros are multiplied like any input (0 x inf and
+    0 x NaN are NaN), so a NaN or inf weight can make outputs whose window reaches the padding NaN;
+    PyTorch's CPU kernels leave the padding out and keep those outputs finite.
     """
     geo = validation.conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
     with validation.memory_for("conv2d", f"an output of {geo.oh} x {geo.ow}"):
