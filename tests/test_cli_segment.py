@@ -94,7 +94,7 @@ def test_shapes_defaults_are_the_measured_recipe():
     args = cli.build_parser().parse_args(["segment"])
     s = segment.settings(args)
     assert (s["image_size"], s["num_train"], s["epochs"], s["batch_size"], s["optimizer"], s["lr"]) == \
-        (128, 1200, 12, 4, "sgd", 0.03)
+        (128, 1200, 10, 4, "sgd", 0.03)
     assert (s["pretrain"], s["batch_norm"], s["dropout"], s["pretrain_size"], s["flip"]) == (12, True, 0.0, 48, True)
     assert recipe.SEGMENT["voc"].dropout == 0.5 and recipe.SEGMENT["voc"].batch_norm is False
     assert recipe.SEGMENT["voc"].flip is False  # the paper's recipe: no augmentation
