@@ -13,8 +13,8 @@ classifier, aiming at mean IU 0.80 within 20 CPU minutes. On 800 masks without f
 overfitted and ended at 0.72-0.74; on 1200 flipped masks, with the engine of 2026-12-01 05:00, 10
 epochs ended at 0.7992 and 12 at 0.8206 (17 min 28 s end to end); with the engine of 06:30 (its linear
 layers and small-map convolutions round differently, and the classifier now reaches 100%) 12 epochs
-ended at 0.8414 in 20 min 6 s and 10 at 0.8222 in 16 min 43 s (README, "From classification to
-segmentation").
+ended at 0.8414 in 20 min 6 s and 10 at 0.8222 in 16 min 43 s (with ``--seed 1``, 0.7763; 12 epochs
+there ended at 0.8052 on the earlier engine) (README, "From classification to segmentation").
 """
 import dataclasses
 from typing import Optional
