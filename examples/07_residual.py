@@ -7,8 +7,9 @@ pooling and a linear layer: 6n + 2 weight layers. With shortcuts the blocks are 
 the paper's "plain" network. Four networks, plain and residual at 20 and 56 layers (n = 3 and 9, the
 paper's Figure 6 pair), train the same way (same data, seed, Adam 5e-3 with a cosine schedule, 400 steps
 of 32 images) on 3000 Shapes images of 12x12, width 8, and their training losses share a plot. About
-three minutes on a 2-core CPU; --fast trains 8 and 14 layers for 4 steps, which only shows that
-everything runs.
+three minutes on a 2-core CPU with MINIDL_NUM_THREADS=1 (4.5 at the default two threads: these tiny
+networks' ops are shorter than the thread pool's hand-off); --fast trains 8 and 14 layers for 4 steps,
+which only shows that everything runs.
 
 The paper's finding: the deeper *plain* network has the higher training error, not from overfitting but
 because it is harder to optimise, while the deeper *residual* network trains at least as well as the
@@ -20,19 +21,22 @@ and the 56-layer network starts as the same function as the 20-layer one (the st
 shortcuts where a stage begins, the classifier); its 18 extra blocks can only add to it. The plain
 networks have no shortcut to fall back on (zeroed blocks would pass nothing on) and start as usual.
 
-Measured 2026-12-01 on the 2-core CPU (load 3-4 from other jobs, MINIDL_NUM_THREADS=1); training loss
-averaged over the last 40 steps, chance ln 6 = 1.79; a seed also draws the data:
+Measured 2026-12-01 07:25 on the 2-core CPU (nothing else running, two runs side by side,
+MINIDL_NUM_THREADS=1; the standard-init rows at 01:00 on the engine of then, whose small-map convolutions
+rounded differently); training loss averaged over the last 40 steps, chance ln 6 = 1.79; a seed also
+draws the data:
 
     network                       seed 0   seed 1   seed 2   seed 3   seconds
-    plain-20                       1.172    1.168                      19-30
-    plain-56                       1.791    1.774                      54-55
-    resnet-20                      1.127    1.089    1.215    1.293    20-23
-    resnet-56                      1.087    0.948    0.971    1.074    56-61
+    plain-20                       1.201    1.177    1.387    1.255    19-20
+    plain-56                       1.784    1.789    1.787    1.778    55-56
+    resnet-20                      1.144    1.120    1.215    1.297    20-21
+    resnet-56                      1.097    0.950    0.948    1.078    59-60
     resnet-20, standard init       0.969    0.870
     resnet-56, standard init       1.328    1.031
 
 The plain 56 does not leave chance in 400 steps; the residual 56 ends below the residual 20 at every
-seed, and its mean loss is lower in each quarter of the run at all four seeds, not only at the end. With
+seed (on the engine of 01:00 too, where its mean loss was lower in each quarter of the run at all four
+seeds, not only at the end). With
 the standard initialisation (gamma = 1, ``--no-zero-init-residual``) the 56 starts as a different
 function from the 20 (27 random branches added along its path instead of 9), learns slower from the start
 (its first 100 steps average 1.77-1.82 against 1.67-1.68) and is still behind after 400 steps. That is
