@@ -17,10 +17,11 @@ col2im is its adjoint: every column entry is added back to the input pixel it wa
 conv2d's input gradient and is the forward of conv_transpose2d.
 
 On the CPU both are a loop over the kh * kw kernel offsets, each moving one strided slice of the whole
-chunk. For small outputs (``batch_last``: 4 x 4 and smaller) the CPU orders the columns (oh, ow, n) instead,
-the batch innermost, so that each slice moves runs of OW * N numbers rather than OW. On the GPU they are the kernels ``kernels/im2col.cu`` (one thread per column entry) and
-``kernels/col2im.cu`` (one thread per input pixel, gathering the column entries that map to it, so
-the sums need no atomics and are identical run to run).
+chunk. For small outputs (``batch_last``: 16 pixels or fewer) the CPU orders the columns (oh, ow, n)
+instead, the batch innermost, so that each slice moves runs of OW * N numbers rather than OW. On the GPU
+they are the kernels ``kernels/im2col.cu`` (one thread per column entry) and ``kernels/col2im.cu`` (one
+thread per input pixel, gathering the column entries that map to it, so the sums need no atomics and
+are identical run to run).
 
 Memory: a column matrix is kh * kw times larger than its input, so the callers work on chunks of the
 batch holding at most ``get_im2col_budget()`` bytes of columns (see ``batch_chunks``).
