@@ -123,10 +123,11 @@ def choose(x_shape, w_shape, geo, groups, x):
     channel counts per group at least 16. Measured (forward + backward, float32, one thread, 2-core x86,
     interleaved runs): F(4x4) was the fastest of the three, or within 10% of F(2x2), on every such shape of
     ResNet-18 and VGG-16 at 64x64 and of the benchmark (batch 16-64, 16 to 256 channels, maps 8 to 64),
-    1.06-1.9x ahead of im2col (64 channels at 32x32: 1.7x). On 4 x 4 maps the batch-last im2col is as
-    fast as F(2x2) and ahead of F(4x4) (128 channels, batch 32: 7.4 against 6.7 and 7.1 ms at one thread,
-    7.1 against 7.8 and 7.6 at two; 256 channels: 23.8 against 23.4 and 26.0, 14.3 against 16.3 and 18.9),
-    on 2 x 2 maps (512 channels) 1.5-3x ahead of either, and thin inputs (a network's 3-channel first
+    1.06-1.9x ahead of im2col (64 channels at 32x32: 1.7x). On 4 x 4 maps the batch-last im2col is within
+    10% of F(2x2) and F(4x4) at one thread and ahead of both at two (128 channels, batch 32: 7.4 against
+    6.7 and 7.1 ms at one thread, 7.1 against 7.8 and 7.6 at two; 256 channels: 23.8 against 23.4 and
+    26.0, 14.3 against 16.3 and 18.9), on 2 x 2 maps (512 channels) 1.5-3x ahead of either, and thin
+    inputs (a network's 3-channel first
     layer) keep im2col. On the GPU 'auto' keeps im2col (not measured there yet; a forced Winograd runs its
     ``.cu`` transforms), and so does float16 (its 10-bit mantissa and F(4x4)'s larger transform entries
     lose too much).
