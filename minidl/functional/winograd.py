@@ -127,10 +127,9 @@ def choose(x_shape, w_shape, geo, groups, x):
     10% of F(2x2) and F(4x4) at one thread and ahead of both at two (128 channels, batch 32: 7.4 against
     6.7 and 7.1 ms at one thread, 7.1 against 7.8 and 7.6 at two; 256 channels: 23.8 against 23.4 and
     26.0, 14.3 against 16.3 and 18.9), on 2 x 2 maps (512 channels) 1.5-3x ahead of either, and thin
-    inputs (a network's 3-channel first
-    layer) keep im2col. On the GPU 'auto' keeps im2col (not measured there yet; a forced Winograd runs its
-    ``.cu`` transforms), and so does float16 (its 10-bit mantissa and F(4x4)'s larger transform entries
-    lose too much).
+    inputs (a network's 3-channel first layer) keep im2col. On the GPU 'auto' keeps im2col (not measured
+    there yet; a forced Winograd runs its ``.cu`` transforms), and so does float16 (its 10-bit mantissa
+    and F(4x4)'s larger transform entries lose too much).
     """
     if _algorithm in ("im2col", "taps") or not applies(w_shape, geo):
         return 0
