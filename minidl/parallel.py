@@ -98,10 +98,11 @@ def matmul(a, b):
     """``a @ b``; for two 2-D NumPy arrays made on the pool, one OpenBLAS thread per piece.
 
     The output's rows (or its columns, when it has fewer rows than ``ROWS_ENOUGH`` and than columns) are
-    cut into ``pieces``, each one product: the same bits at any thread count. A product left to OpenBLAS's own threads
-    (a linear layer's, between pooled convolutions) leaves an OpenBLAS worker spinning for a while
-    after it returns, which takes a core from the pool's next op: the small CNN of the benchmarks
-    (a 4096 -> 10 linear layer, batch 64) stepped in 64-72 ms at two threads that way, 50 ms this way.
+    cut into ``pieces``, each one product: the same bits at any thread count. A product left to
+    OpenBLAS's own threads (a linear layer's, between pooled convolutions) leaves an OpenBLAS worker
+    spinning for a while after it returns, which takes a core from the pool's next op: the small CNN of
+    the benchmarks (a 4096 -> 10 linear layer, batch 64) stepped in 64-72 ms at two threads that way,
+    50 ms this way.
     """
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2):
         return a @ b
