@@ -240,6 +240,17 @@ def batch_last(geo, xp):
     return xp is np and geo.out_pixels <= SMALL_MAP
 
 
+def _layout(geo, n, c, batch_last):
+    """The padded image's and the columns' shapes in memory, and the axes that view them in the standard
+    order, (C, N, H, W) and (C, kh, kw, N, OH, OW): with ``batch_last`` the memory holds (C, H, W, N) and
+    (C, kh, kw, OH, OW, N). Both functions below work on the standard views; NumPy's copies follow the
+    memory order of the arrays they write."""
+    hp, wp = geo.padded_size()
+    if batch_last:
+        return (c, hp, wp, n), (0, 3, 1, 2), (c, geo.kh, geo.kw, geo.oh, geo.ow, n), (0, 1, 2, 5, 3, 4)
+    return (c, n, hp, wp), (0, 1, 2, 3), (c, geo.kh, geo.kw, n, geo.oh, geo.ow), (0, 1, 2, 3, 4, 5)
+
+
 def im2col(x, geo, batch_last=False):
     """Columns (C * kh * kw, N * OH * OW) of the input x (N, C, H, W) for geometry ``geo``, the columns in
     (n, oh, ow) order, or with ``batch_last`` (CPU only) in (oh, ow, n) order.
@@ -250,28 +261,19 @@ def im2col(x, geo, batch_last=False):
     n, c = x.shape[:2]
     if xp is not np:
         return _im2col_gpu(x, geo)
+    image_shape, image_axes, cols_shape, cols_axes = _layout(geo, n, c, batch_last)
+    xt = x.transpose(1, 0, 2, 3)
     pads = geo.pt or geo.pb or geo.pl or geo.pr
-    hp, wp = geo.padded_size()
-    inside = (slice(geo.pt, geo.pt + geo.h), slice(geo.pl, geo.pl + geo.w))
-    if batch_last:
-        # the input copied as (C, H, W, N), padded when the geometry pads
-        xt = (zeroed_scratch if pads else scratch)("padded", (c, hp, wp, n), x.dtype)
-        xt[(slice(None),) + inside] = x.transpose(1, 2, 3, 0)
-        cols = column_buffer((c, geo.kh, geo.kw, geo.oh, geo.ow, n), x.dtype)
-        for i in range(geo.kh):
-            for j in range(geo.kw):
-                cols[:, i, j] = xt[(slice(None),) + geo.window_slices(i, j)]
-    else:
-        # the input as (C, N, H, W): a view, or a padded copy when the geometry pads
-        xt = x.transpose(1, 0, 2, 3)
-        if pads:
-            xt = zeroed_scratch("padded", (c, n, hp, wp), x.dtype)
-            xt[(slice(None), slice(None)) + inside] = x.transpose(1, 0, 2, 3)
-        cols = column_buffer((c, geo.kh, geo.kw, n, geo.oh, geo.ow), x.dtype)
-        for i in range(geo.kh):
-            for j in range(geo.kw):
-                rows, columns = geo.window_slices(i, j)
-                cols[:, i, j] = xt[:, :, rows, columns]
+    if pads or batch_last:  # a copy in the layout's order, zero-padded (the standard order needs none unpadded)
+        padded = (zeroed_scratch if pads else scratch)("padded", image_shape, x.dtype).transpose(image_axes)
+        padded[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w] = xt
+        xt = padded
+    cols = column_buffer(cols_shape, x.dtype)
+    standard = cols.transpose(cols_axes)
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            rows, columns = geo.window_slices(i, j)
+            standard[:, i, j] = xt[:, :, rows, columns]
     return cols.reshape(c * geo.taps, n * geo.out_pixels)
 
 
@@ -281,22 +283,14 @@ def col2im(cols, geo, n, c, out=None, batch_last=False):
     xp = backend.get_array_module(cols)
     if xp is not np:
         return _col2im_gpu(cols, geo, n, c, out)
-    hp, wp = geo.padded_size()
-    if batch_last:
-        acc = zeroed_scratch("padded", (c, hp, wp, n), cols.dtype)
-        cols6 = cols.reshape(c, geo.kh, geo.kw, geo.oh, geo.ow, n)
-        for i in range(geo.kh):
-            for j in range(geo.kw):
-                acc[(slice(None),) + geo.window_slices(i, j)] += cols6[:, i, j]
-        image = acc[:, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(3, 0, 1, 2)
-    else:
-        acc = zeroed_scratch("padded", (c, n, hp, wp), cols.dtype)
-        cols6 = cols.reshape(c, geo.kh, geo.kw, n, geo.oh, geo.ow)
-        for i in range(geo.kh):
-            for j in range(geo.kw):
-                rows, columns = geo.window_slices(i, j)
-                acc[:, :, rows, columns] += cols6[:, i, j]
-        image = acc[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(1, 0, 2, 3)
+    image_shape, image_axes, cols_shape, cols_axes = _layout(geo, n, c, batch_last)
+    acc = zeroed_scratch("padded", image_shape, cols.dtype).transpose(image_axes)
+    standard = cols.reshape(cols_shape).transpose(cols_axes)
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            rows, columns = geo.window_slices(i, j)
+            acc[:, :, rows, columns] += standard[:, i, j]
+    image = acc[:, :, geo.pt:geo.pt + geo.h, geo.pl:geo.pl + geo.w].transpose(1, 0, 2, 3)
     if out is None:
         return image.copy()  # a new array: acc is the shared scratch buffer
     out[...] = image
